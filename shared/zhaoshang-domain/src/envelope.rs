@@ -1,0 +1,285 @@
+//! The event envelope: CloudEvents 1.0 JSON with zhaoshang's extensions, and
+//! the canonical encoding its hash is computed over.
+//!
+//! One NATS message carries one envelope. Extension attribute names follow
+//! CloudEvents (lower-case letters and digits only), so `occurredat`, not
+//! `occurred_at`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::aggregate::DomainEvent;
+
+/// Prefix of every event's CloudEvents `type`; the rest is the event's own
+/// tag, e.g. `project.signed.v1`.
+pub const EVENT_TYPE_PREFIX: &str = "cn.gov.liuzhou.kjj.zhaoshang.";
+
+/// The CloudEvents `source` of every event zhaoshang writes.
+pub const EVENT_SOURCE: &str = "urn:cn:gov:liuzhou:kjj:zhaoshang";
+
+/// The envelope of one stored event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    /// CloudEvents version, always `1.0`.
+    pub specversion: String,
+    /// The event's id, a UUIDv7 (time-ordered).
+    pub id: Uuid,
+    /// Who produced it: [`EVENT_SOURCE`].
+    pub source: String,
+    /// `cn.gov.liuzhou.kjj.zhaoshang.<aggregate>.<what>.v<N>`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `<aggregate_type>/<aggregate_id>`.
+    pub subject: String,
+    /// When the system recorded it (UTC).
+    pub time: DateTime<Utc>,
+    /// Always `application/json`.
+    pub datacontenttype: String,
+    /// The aggregate type (`project`).
+    pub aggregatetype: String,
+    /// The aggregate's id.
+    pub aggregateid: String,
+    /// 1 for the aggregate's first event, then +1 for each.
+    pub aggregateversion: u64,
+    /// The version of `data`'s schema (the `vN` of the type).
+    pub schemaversion: u32,
+    /// Who did it: the authenticated user.
+    pub actor: String,
+    /// When it happened in the world (the signing date); absent for facts
+    /// that happen when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurredat: Option<NaiveDate>,
+    /// Ties together every event caused by one request or one import.
+    pub correlationid: Uuid,
+    /// The event or request that caused this one, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causationid: Option<Uuid>,
+    /// The client's idempotency key, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotencykey: Option<String>,
+    /// Hash of the previous event of the same aggregate; absent for its first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prevhash: Option<String>,
+    /// SHA-256 (hex) of this envelope's canonical encoding without `hash`.
+    pub hash: String,
+    /// The event's payload.
+    pub data: Value,
+}
+
+/// What the writer knows about an event beyond its payload.
+#[derive(Debug, Clone)]
+pub struct EventMetadata {
+    /// Who did it.
+    pub actor: String,
+    /// The request or import it belongs to.
+    pub correlation_id: Uuid,
+    /// What caused it.
+    pub causation_id: Option<Uuid>,
+    /// The client's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// When it is being recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// An event could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The bytes are not an envelope.
+    #[error("not a zhaoshang event envelope: {0}")]
+    Envelope(#[source] serde_json::Error),
+    /// The type is not one this code knows.
+    #[error("unknown event type {0}")]
+    UnknownType(String),
+    /// The payload does not match its type's schema.
+    #[error("payload of {event_type} does not match its schema: {source}")]
+    Payload {
+        /// The event's type.
+        event_type: String,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl EventEnvelope {
+    /// Wraps a domain event of an aggregate into a hashed envelope.
+    pub fn seal<E: DomainEvent>(
+        aggregate_type: &str,
+        aggregate_id: &str,
+        aggregate_version: u64,
+        previous_hash: Option<String>,
+        event: &E,
+        metadata: &EventMetadata,
+    ) -> Self {
+        let tagged = serde_json::to_value(event).expect("domain events always serialise to JSON");
+        let (tag, data) = split_tagged(tagged);
+        let schemaversion = schema_version_of(&tag);
+        let mut envelope = Self {
+            specversion: "1.0".to_owned(),
+            id: Uuid::now_v7(),
+            source: EVENT_SOURCE.to_owned(),
+            event_type: format!("{EVENT_TYPE_PREFIX}{tag}"),
+            subject: format!("{aggregate_type}/{aggregate_id}"),
+            time: metadata.recorded_at,
+            datacontenttype: "application/json".to_owned(),
+            aggregatetype: aggregate_type.to_owned(),
+            aggregateid: aggregate_id.to_owned(),
+            aggregateversion: aggregate_version,
+            schemaversion,
+            actor: metadata.actor.clone(),
+            occurredat: event.occurred_on(),
+            correlationid: metadata.correlation_id,
+            causationid: metadata.causation_id,
+            idempotencykey: metadata.idempotency_key.clone(),
+            prevhash: previous_hash,
+            hash: String::new(),
+            data,
+        };
+        envelope.hash = envelope.compute_hash();
+        envelope
+    }
+
+    /// The event's own tag, without [`EVENT_TYPE_PREFIX`].
+    pub fn short_type(&self) -> &str {
+        self.event_type.strip_prefix(EVENT_TYPE_PREFIX).unwrap_or(&self.event_type)
+    }
+
+    /// Recomputes the hash over the canonical encoding of every field but `hash`.
+    pub fn compute_hash(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("envelopes always serialise to JSON");
+        if let Value::Object(map) = &mut value {
+            map.remove("hash");
+        }
+        let mut canonical = String::with_capacity(512);
+        write_canonical_json(&value, &mut canonical);
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    }
+
+    /// Reads the payload as the domain event of its aggregate type, through
+    /// the upcasters (see [`crate::upcast`]).
+    ///
+    /// # Errors
+    /// [`DecodeError::UnknownType`] or [`DecodeError::Payload`].
+    pub fn decode<E: DomainEvent>(&self) -> Result<E, DecodeError> {
+        let (tag, data) = crate::upcast::upcast(self.short_type(), self.data.clone());
+        let tagged = serde_json::json!({ "type": tag, "data": data });
+        serde_json::from_value(tagged).map_err(|source| {
+            if source.to_string().contains("unknown variant") {
+                DecodeError::UnknownType(self.event_type.clone())
+            } else {
+                DecodeError::Payload { event_type: self.event_type.clone(), source }
+            }
+        })
+    }
+
+    /// Parses an envelope from a NATS message payload.
+    ///
+    /// # Errors
+    /// [`DecodeError::Envelope`] when the bytes are not an envelope.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, DecodeError> {
+        serde_json::from_slice(bytes).map_err(DecodeError::Envelope)
+    }
+
+    /// The bytes written to NATS.
+    pub fn to_vec(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("envelopes always serialise to JSON")
+    }
+}
+
+fn split_tagged(tagged: Value) -> (String, Value) {
+    match tagged {
+        Value::Object(mut map) => {
+            let tag = match map.remove("type") {
+                Some(Value::String(tag)) => tag,
+                _ => panic!("domain events are adjacently tagged with a string `type`"),
+            };
+            let data = map.remove("data").unwrap_or(Value::Null);
+            (tag, data)
+        }
+        _ => panic!("domain events serialise to an object"),
+    }
+}
+
+/// The `N` of a tag ending in `.vN`; 1 when absent.
+pub fn schema_version_of(tag: &str) -> u32 {
+    tag.rsplit_once(".v").and_then(|(_, v)| v.parse().ok()).unwrap_or(1)
+}
+
+/// Writes `value` as canonical JSON: RFC 8785 (JCS) for the values zhaoshang
+/// stores — object members sorted by key, no insignificant white space,
+/// strings escaped as ECMAScript's `JSON.stringify` does. Every number in an
+/// envelope is an integer, so JCS's floating-point rules never apply; keys are
+/// ASCII, so sorting by bytes equals JCS's sorting by UTF-16 code units.
+pub fn write_canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_canonical_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical_string(key, out);
+                out.push(':');
+                write_canonical_json(&map[key], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_canonical_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{08}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{0C}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_and_escapes_like_jcs() {
+        let value = serde_json::json!({"b": 1, "a": [true, null, "柳州\n\u{1}"], "A": {"z": -5, "y": "\""}});
+        let mut out = String::new();
+        write_canonical_json(&value, &mut out);
+        assert_eq!(out, r#"{"A":{"y":"\"","z":-5},"a":[true,null,"柳州\n\u0001"],"b":1}"#);
+    }
+
+    #[test]
+    fn schema_version_comes_from_the_tag() {
+        assert_eq!(schema_version_of("project.signed.v1"), 1);
+        assert_eq!(schema_version_of("project.signed.v12"), 12);
+        assert_eq!(schema_version_of("project.signed"), 1);
+    }
+}

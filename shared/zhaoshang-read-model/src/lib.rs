@@ -1,0 +1,1 @@
+//! zhaoshang-read-model
