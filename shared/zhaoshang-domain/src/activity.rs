@@ -16,7 +16,7 @@ use crate::values::{ActivityKind, EnterpriseInvolved, Name, Slug, Text};
 pub const MAX_ENTERPRISES_PER_ACTIVITY: usize = 500;
 
 /// The facts of an activity, planned or held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityDetails {
     /// The task force that runs it.
@@ -81,7 +81,7 @@ impl ActivityDetails {
 }
 
 /// Why an activity was cancelled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelActivity {
     /// When it was cancelled.
@@ -102,7 +102,7 @@ pub enum ActivityCommand {
 }
 
 /// What can have happened to an activity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum ActivityEvent {
     /// The activity was planned.
@@ -126,7 +126,7 @@ impl DomainEvent for ActivityEvent {
 }
 
 /// Where an activity stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityStatus {
     /// Not recorded yet.

@@ -21,7 +21,7 @@ pub const EVENT_TYPE_PREFIX: &str = "cn.gov.liuzhou.kjj.zhaoshang.";
 pub const EVENT_SOURCE: &str = "urn:cn:gov:liuzhou:kjj:zhaoshang";
 
 /// The envelope of one stored event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventEnvelope {
     /// CloudEvents version, always `1.0`.
     pub specversion: String,
@@ -165,8 +165,11 @@ impl EventEnvelope {
     /// [`DecodeError::UnknownType`] or [`DecodeError::Payload`].
     pub fn decode<E: DomainEvent>(&self) -> Result<E, DecodeError> {
         let (tag, data) = crate::upcast::upcast(self.short_type(), self.data.clone());
-        let tagged = serde_json::json!({ "type": tag, "data": data });
-        serde_json::from_value(tagged).map_err(|source| {
+        // Read from text with `type` ahead of `data`: otherwise serde buffers
+        // `data` before it knows the variant, and a buffered map cannot give back
+        // integer keys (a plan's `system_years`), so the event would not decode.
+        let tagged = format!(r#"{{"type":{},"data":{data}}}"#, Value::String(tag));
+        serde_json::from_str(&tagged).map_err(|source| {
             if source.to_string().contains("unknown variant") {
                 DecodeError::UnknownType(self.event_type.clone())
             } else {

@@ -13,7 +13,7 @@ use crate::values::{MeetingKind, Name, Slug, Text};
 pub const MAX_ATTENDEES: usize = 500;
 
 /// Records a meeting that was convened. Creates the meeting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordMeetingConvened {
     /// Joint, monthly report, or supervision.
@@ -42,7 +42,7 @@ pub enum MeetingCommand {
 }
 
 /// What can have happened to a meeting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum MeetingEvent {
     /// The meeting was convened.

@@ -13,7 +13,7 @@ use crate::error::{DomainError, check_happened};
 use crate::values::{InvestmentThresholds, Name, Slug};
 
 /// A measure of the progress table (附件1) that has a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
     /// 年度招商工作方案.
@@ -135,7 +135,7 @@ impl Measure {
 pub type TargetSet = BTreeMap<Measure, u32>;
 
 /// All targets of a plan period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanTargets {
     /// System-wide targets the plan states for single years (2022 only, in 2022–2024).
@@ -153,7 +153,7 @@ pub struct PlanTargets {
 }
 
 /// Adopts a plan period with its targets. Creates the plan period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdoptPlanPeriod {
     /// The plan's title.
@@ -182,7 +182,7 @@ pub enum PlanPeriodCommand {
 }
 
 /// What can have happened to a plan period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum PlanPeriodEvent {
     /// The plan period was adopted.
@@ -249,7 +249,7 @@ impl Aggregate for PlanPeriod {
 }
 
 /// A person's role in the leading group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LeadingGroupRole {
     /// 组长.
@@ -261,7 +261,7 @@ pub enum LeadingGroupRole {
 }
 
 /// A member of the leading group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadingGroupMember {
     /// The person's name.
@@ -273,7 +273,7 @@ pub struct LeadingGroupMember {
 }
 
 /// Forms the leading group. Creates it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormLeadingGroup {
     /// The plan period it leads.
@@ -300,7 +300,7 @@ pub enum LeadingGroupCommand {
 }
 
 /// What can have happened to the leading group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum LeadingGroupEvent {
     /// The leading group was formed.

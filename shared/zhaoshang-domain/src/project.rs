@@ -15,7 +15,7 @@ use crate::error::{DomainError, check_happened};
 use crate::values::{InvestmentThresholds, Name, ProjectCategory, Slug, Text, Yuan};
 
 /// Where a project stands on its path. Ordered: a later stage compares greater.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStage {
     /// 线索/推介: known and being promoted to.
@@ -60,7 +60,7 @@ impl ProjectStage {
 }
 
 /// Whether a project is moving, paused or given up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStatus {
     /// Moving along its path.
@@ -73,7 +73,7 @@ pub enum ProjectStatus {
 }
 
 /// What kind of agreement a signing is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgreementKind {
     /// 框架协议 / 投资协议: a framework agreement, usually first.
@@ -83,7 +83,7 @@ pub enum AgreementKind {
 }
 
 /// Records a new project lead (线索). Creates the project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordProjectLead {
     /// The task force that leads the project in.
@@ -104,7 +104,7 @@ pub struct RecordProjectLead {
 }
 
 /// Records that negotiation (洽谈) has started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartNegotiation {
     /// When negotiation started.
@@ -115,7 +115,7 @@ pub struct StartNegotiation {
 }
 
 /// Records a signing (签约).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignProject {
     /// The signing date.
@@ -134,7 +134,7 @@ pub struct SignProject {
 }
 
 /// Records a dated stage that needs nothing but a date and evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatedStep {
     /// When it happened.
@@ -145,7 +145,7 @@ pub struct DatedStep {
 }
 
 /// Records the local company's registration (注册).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterCompany {
     /// The registration date.
@@ -158,7 +158,7 @@ pub struct RegisterCompany {
 }
 
 /// Records an amount of money (funds arrived, an increase of investment).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatedAmount {
     /// When it happened.
@@ -168,7 +168,7 @@ pub struct DatedAmount {
 }
 
 /// Records a date and why (stalling, dropping).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatedReason {
     /// When it happened.
@@ -207,7 +207,7 @@ pub enum ProjectCommand {
 }
 
 /// What can have happened to a project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum ProjectEvent {
     /// A lead was recorded; the project exists from now on.
@@ -249,7 +249,7 @@ pub enum ProjectEvent {
 }
 
 /// A signing, with what the counting rules need decided once, at the time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProjectSigned {
     /// The signing date.
     pub on: NaiveDate,
@@ -268,7 +268,7 @@ pub struct ProjectSigned {
 }
 
 /// Funds that arrived, with the running total after them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProjectFundsArrived {
     /// When the money arrived.
     pub on: NaiveDate,
@@ -407,6 +407,11 @@ impl Aggregate for Project {
         }
         if !self.exists {
             return Err(DomainError::NotFound { aggregate_type: Self::TYPE });
+        }
+        // A dropped project is closed: every later command gets this answer,
+        // before any check that would name a lesser reason (not signed, not stalled).
+        if self.status == ProjectStatus::Dropped {
+            return Err(DomainError::not_allowed("project_dropped", "项目已终止，不能再登记进展"));
         }
         match command {
             ProjectCommand::RecordLead(_) => unreachable!("handled above"),

@@ -19,7 +19,7 @@ pub const MAX_LIST_ITEMS: usize = 200;
 /// bureau leader, one second-tier leader, one lead department, several
 /// cooperating departments, several district bureaus, several chain-leader
 /// enterprises".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EstablishTaskForce {
     /// Its number in the plan (1 to 8 in 2022–2024).
@@ -57,7 +57,7 @@ pub struct EstablishTaskForce {
 }
 
 /// A change of the person in a role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePerson {
     /// The person taking the role.
@@ -72,7 +72,7 @@ pub struct ChangePerson {
 /// Designates the liaison officer (联络员), the person who enters the task
 /// force's records. Contact details are personal data and are not part of
 /// this event (see the security design).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignLiaison {
     /// The liaison's name.
@@ -84,7 +84,7 @@ pub struct AssignLiaison {
 }
 
 /// How a docking (精准对接) took place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DockingMethod {
     /// Visiting the enterprise (走出去).
@@ -98,7 +98,7 @@ pub enum DockingMethod {
 }
 
 /// Records a docking with an enterprise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordDocking {
     /// The enterprise docked.
@@ -120,7 +120,7 @@ pub struct RecordDocking {
 
 /// Submits (or revises) the task force's annual work plan
 /// (《重点产业链年度招商工作方案》).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitAnnualPlan {
     /// The year the plan is for.
@@ -153,7 +153,7 @@ pub enum TaskForceCommand {
 }
 
 /// What can have happened to a task force.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum TaskForceEvent {
     /// The task force was established.

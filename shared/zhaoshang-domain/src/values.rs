@@ -236,7 +236,7 @@ impl From<Yuan> for i64 {
 
 /// Whether a project is industrial (工业) or a service (服务业) project; the
 /// plan's investment threshold differs between the two.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectCategory {
     /// 工业项目: qualifies from 100,000,000 CNY under the 2022–2024 plan.
@@ -258,7 +258,7 @@ impl ProjectCategory {
 /// The investment a project must reach at its first signing to count as "led
 /// in" (新引进). They are plan data: the command service reads them from the
 /// plan period in force and puts them in the signing command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InvestmentThresholds {
     /// Minimum for an industrial project, in yuan (2022–2024: 1亿元).
     pub industrial: Yuan,
@@ -290,7 +290,7 @@ impl Default for InvestmentThresholds {
 }
 
 /// The three kinds of promotion activity (招商活动) the plan asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityKind {
     /// 走出去: promotion, research and negotiation in chain-leader cities.
@@ -313,7 +313,7 @@ impl ActivityKind {
 }
 
 /// The three kinds of meeting the plan asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MeetingKind {
     /// 招商工作联席会: each task force, every quarter.
@@ -336,7 +336,7 @@ impl MeetingKind {
 }
 
 /// The part an enterprise plays in an activity or a docking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EnterpriseRole {
     /// 目标企业: an enterprise the task force wants to bring in.
@@ -359,7 +359,7 @@ impl EnterpriseRole {
 }
 
 /// An enterprise named in an activity or a docking.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnterpriseInvolved {
     /// The enterprise's registered name (企业名称).
@@ -367,6 +367,36 @@ pub struct EnterpriseInvolved {
     /// The part it plays.
     pub role: EnterpriseRole,
 }
+
+macro_rules! string_schema {
+    ($type:ty, $name:literal, $schema:tt) => {
+        impl schemars::JsonSchema for $type {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($schema)
+            }
+        }
+    };
+}
+
+string_schema!(Name, "Name", {
+    "type": "string", "minLength": 1, "maxLength": SHORT_TEXT_MAX_CHARS,
+    "description": "Short text: trimmed, not empty, at most 200 characters, no control characters."
+});
+string_schema!(Text, "Text", {
+    "type": "string", "minLength": 1, "maxLength": LONG_TEXT_MAX_CHARS,
+    "description": "Long text: trimmed, not empty, at most 20000 characters."
+});
+string_schema!(Slug, "Slug", {
+    "type": "string", "pattern": "^[a-z0-9_-]{1,64}$",
+    "description": "Stable identifier: lower-case ASCII letters, digits, '_' and '-'."
+});
+string_schema!(Yuan, "Yuan", {
+    "type": "integer", "minimum": 1, "maximum": YUAN_MAX,
+    "description": "Amount in whole yuan (元), exact."
+});
 
 #[cfg(test)]
 mod tests {

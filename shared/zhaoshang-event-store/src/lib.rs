@@ -1,1 +1,371 @@
-//! zhaoshang-event-store
+//! The event store: zhaoshang's system of record, on NATS JetStream.
+//!
+//! One stream holds every event. Each aggregate has its own subject,
+//! `<prefix>.<aggregate_type>.<aggregate_id>`, and each message is one event
+//! envelope ([`zhaoshang_domain::EventEnvelope`]) as JSON. Appends are
+//! optimistic: they carry `Nats-Expected-Last-Subject-Sequence` (the stream
+//! sequence of the aggregate's last event, 0 for a new aggregate), so a
+//! concurrent writer is refused instead of silently interleaved, and
+//! `Nats-Msg-Id`, so a retried append inside the duplicate window returns the
+//! first append's sequence instead of writing twice.
+//!
+//! Layout: [`EventStoreConfig`] says where and how; [`EventStore`] connects,
+//! creates or checks the stream, appends and reads.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    consumer::{DeliverPolicy, pull::OrderedConfig},
+    context::{PublishErrorKind, GetStreamErrorKind},
+    message::PublishMessage,
+    stream::{Config as StreamConfig, DiscardPolicy, LastRawMessageErrorKind, StorageType},
+};
+use futures::StreamExt;
+use zhaoshang_domain::EventEnvelope;
+use zhaoshang_domain::envelope::DecodeError;
+
+/// Where the event store lives and how its stream is set up.
+#[derive(Debug, Clone)]
+pub struct EventStoreConfig {
+    /// NATS server URL, e.g. `nats://127.0.0.1:4222`.
+    pub nats_url: String,
+    /// The stream's name (`ZHAOSHANG`). Tests use a unique one each.
+    pub stream_name: String,
+    /// The first tokens of every event subject (`zs.ev`). Tests use a unique one each.
+    pub subject_prefix: String,
+    /// How many copies JetStream keeps: 1 on one machine, 3 in production.
+    pub replicas: usize,
+    /// How long a `Nats-Msg-Id` is remembered: the window in which a retried
+    /// command is guaranteed to be answered with its first result.
+    pub duplicate_window: Duration,
+}
+
+impl Default for EventStoreConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: "nats://127.0.0.1:4222".to_owned(),
+            stream_name: "ZHAOSHANG".to_owned(),
+            subject_prefix: "zs.ev".to_owned(),
+            replicas: 1,
+            duplicate_window: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// An event as stored: its envelope and its stream sequence.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// The stream sequence: the event's position in the whole history, and
+    /// the consistency token a client can wait on.
+    pub sequence: u64,
+    /// The event.
+    pub envelope: EventEnvelope,
+}
+
+/// The result of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The stream sequence of the event (of the first one, for a duplicate).
+    pub sequence: u64,
+    /// True when NATS recognised the message id and wrote nothing.
+    pub duplicate: bool,
+}
+
+/// Why the event store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EventStoreError {
+    /// Another writer appended to the aggregate first: reload and decide again.
+    #[error("the aggregate's last event is no longer at sequence {expected}")]
+    Conflict {
+        /// The sequence the append expected to follow.
+        expected: u64,
+    },
+    /// NATS could not be reached or did not answer in time: nothing is known
+    /// to be written; retrying with the same message id is safe.
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(String),
+    /// The stream exists with settings that would break the system of
+    /// record's guarantees (deletable, in memory, other subjects).
+    #[error("stream {stream} is not set up as a system of record: {problem}")]
+    Misconfigured {
+        /// The stream's name.
+        stream: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A stored message is not an event envelope.
+    #[error("message {sequence} is not a readable event: {source}")]
+    Corrupt {
+        /// Its stream sequence.
+        sequence: u64,
+        /// Why it could not be read.
+        #[source]
+        source: DecodeError,
+    },
+}
+
+fn unavailable(error: impl std::fmt::Display) -> EventStoreError {
+    EventStoreError::Unavailable(error.to_string())
+}
+
+/// A connection to the event stream.
+#[derive(Clone)]
+pub struct EventStore {
+    client: async_nats::Client,
+    jetstream: jetstream::Context,
+    stream: jetstream::stream::Stream,
+    config: EventStoreConfig,
+}
+
+impl EventStore {
+    /// Connects to NATS and creates the stream, or checks an existing one.
+    ///
+    /// # Errors
+    /// [`EventStoreError::Unavailable`] when NATS does not answer;
+    /// [`EventStoreError::Misconfigured`] when the stream exists with unsafe settings.
+    pub async fn connect(config: EventStoreConfig) -> Result<Self, EventStoreError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("zhaoshang")
+            .connection_timeout(Duration::from_secs(5))
+            .connect(&config.nats_url)
+            .await
+            .map_err(|e| EventStoreError::Unavailable(format!("cannot connect to NATS at {}: {e}", config.nats_url)))?;
+        Self::with_client(client, config).await
+    }
+
+    /// Uses an existing NATS connection.
+    ///
+    /// # Errors
+    /// As [`EventStore::connect`].
+    pub async fn with_client(client: async_nats::Client, config: EventStoreConfig) -> Result<Self, EventStoreError> {
+        let jetstream = jetstream::new(client.clone());
+        let stream = ensure_stream(&jetstream, &config).await?;
+        Ok(Self { client, jetstream, stream, config })
+    }
+
+    /// The NATS connection, for consumers that share it.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// The JetStream context.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EventStoreConfig {
+        &self.config
+    }
+
+    /// The subject of one aggregate.
+    pub fn subject(&self, aggregate_type: &str, aggregate_id: &str) -> String {
+        format!("{}.{aggregate_type}.{aggregate_id}", self.config.subject_prefix)
+    }
+
+    /// The subject filter that matches every event.
+    pub fn all_events_filter(&self) -> String {
+        format!("{}.>", self.config.subject_prefix)
+    }
+
+    /// Appends one event to its aggregate's subject, if the aggregate's last
+    /// event is still at `expected_last_sequence` (0: the aggregate is new).
+    /// Waits for JetStream's acknowledgement: once this returns `Ok`, the
+    /// event is stored.
+    ///
+    /// # Errors
+    /// [`EventStoreError::Conflict`] when another writer was first;
+    /// [`EventStoreError::Unavailable`] when NATS did not acknowledge.
+    pub async fn append(
+        &self,
+        envelope: &EventEnvelope,
+        expected_last_sequence: u64,
+        message_id: &str,
+    ) -> Result<Appended, EventStoreError> {
+        let subject = self.subject(&envelope.aggregatetype, &envelope.aggregateid);
+        let message = PublishMessage::build()
+            .payload(envelope.to_vec().into())
+            .message_id(message_id)
+            .expected_last_subject_sequence(expected_last_sequence);
+        let map_publish_error = |e: jetstream::context::PublishError| match e.kind() {
+            PublishErrorKind::WrongLastSequence => EventStoreError::Conflict { expected: expected_last_sequence },
+            _ => unavailable(e),
+        };
+        let ack = self
+            .jetstream
+            .send_publish(subject, message)
+            .await
+            .map_err(map_publish_error)?
+            .await
+            .map_err(map_publish_error)?;
+        Ok(Appended { sequence: ack.sequence, duplicate: ack.duplicate })
+    }
+
+    /// The last event of a subject, read from the stream leader (so it sees
+    /// every acknowledged append), or `None` when the subject has none.
+    ///
+    /// # Errors
+    /// [`EventStoreError::Unavailable`] or [`EventStoreError::Corrupt`].
+    pub async fn last_event(&self, subject: &str) -> Result<Option<StoredEvent>, EventStoreError> {
+        match self.stream.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => decode(message.sequence, &message.payload).map(Some),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// The events of a subject after stream sequence `after`, oldest first.
+    /// Costs one round trip when at most one event is new.
+    ///
+    /// # Errors
+    /// [`EventStoreError::Unavailable`] or [`EventStoreError::Corrupt`].
+    pub async fn read_subject_after(&self, subject: &str, after: u64) -> Result<Vec<StoredEvent>, EventStoreError> {
+        let Some(last) = self.last_event(subject).await? else {
+            return Ok(Vec::new());
+        };
+        if last.sequence <= after {
+            return Ok(Vec::new());
+        }
+        let first_new = match self.stream.get_first_raw_message_by_subject(subject, after + 1).await {
+            Ok(message) => message.sequence,
+            Err(e) => return Err(unavailable(e)),
+        };
+        if first_new == last.sequence {
+            return Ok(vec![last]);
+        }
+        let consumer = self
+            .stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subject.to_owned(),
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: first_new },
+                ..Default::default()
+            })
+            .await
+            .map_err(unavailable)?;
+        let mut messages = consumer.messages().await.map_err(unavailable)?;
+        let mut events = Vec::new();
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(unavailable)?;
+            let sequence = message.info().map_err(unavailable)?.stream_sequence;
+            events.push(decode(sequence, &message.payload)?);
+            if sequence >= last.sequence {
+                break;
+            }
+        }
+        Ok(events)
+    }
+
+    /// Every event whose subject matches `filter` (wildcards allowed), oldest
+    /// first, as the stream holds them now. For small sets read at start-up
+    /// (the plan periods), not for the whole history.
+    ///
+    /// # Errors
+    /// [`EventStoreError::Unavailable`] or [`EventStoreError::Corrupt`].
+    pub async fn read_filter(&self, filter: &str) -> Result<Vec<StoredEvent>, EventStoreError> {
+        let mut consumer = self
+            .stream
+            .create_consumer(OrderedConfig { filter_subject: filter.to_owned(), ..Default::default() })
+            .await
+            .map_err(unavailable)?;
+        let pending = consumer.info().await.map_err(unavailable)?.num_pending;
+        let mut events = Vec::new();
+        if pending == 0 {
+            return Ok(events);
+        }
+        let mut messages = consumer.messages().await.map_err(unavailable)?;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(unavailable)?;
+            let info = message.info().map_err(unavailable)?;
+            let (sequence, remaining) = (info.stream_sequence, info.pending);
+            events.push(decode(sequence, &message.payload)?);
+            if remaining == 0 {
+                break;
+            }
+        }
+        Ok(events)
+    }
+
+    /// One event by its stream sequence.
+    ///
+    /// # Errors
+    /// [`EventStoreError::Unavailable`] or [`EventStoreError::Corrupt`].
+    pub async fn get(&self, sequence: u64) -> Result<StoredEvent, EventStoreError> {
+        let message = self.stream.get_raw_message(sequence).await.map_err(unavailable)?;
+        decode(message.sequence, &message.payload)
+    }
+
+    /// The stream's last sequence: how far the history goes.
+    ///
+    /// # Errors
+    /// [`EventStoreError::Unavailable`].
+    pub async fn last_sequence(&self) -> Result<u64, EventStoreError> {
+        let mut stream = self.stream.clone();
+        let info = stream.info().await.map_err(unavailable)?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// The underlying stream handle, for consumers.
+    pub fn stream(&self) -> &jetstream::stream::Stream {
+        &self.stream
+    }
+}
+
+/// Parses a stored message.
+///
+/// # Errors
+/// [`EventStoreError::Corrupt`] when it is not an envelope.
+pub fn decode(sequence: u64, payload: &[u8]) -> Result<StoredEvent, EventStoreError> {
+    EventEnvelope::from_slice(payload)
+        .map(|envelope| StoredEvent { sequence, envelope })
+        .map_err(|source| EventStoreError::Corrupt { sequence, source })
+}
+
+async fn ensure_stream(
+    jetstream: &jetstream::Context,
+    config: &EventStoreConfig,
+) -> Result<jetstream::stream::Stream, EventStoreError> {
+    let wanted = StreamConfig {
+        name: config.stream_name.clone(),
+        description: Some("zhaoshang: the system of record of the investment-promotion plan".to_owned()),
+        subjects: vec![format!("{}.>", config.subject_prefix)],
+        storage: StorageType::File,
+        num_replicas: config.replicas,
+        duplicate_window: config.duplicate_window,
+        discard: DiscardPolicy::New,
+        deny_delete: true,
+        deny_purge: true,
+        ..Default::default()
+    };
+    match jetstream.get_stream(&config.stream_name).await {
+        Ok(mut stream) => {
+            let info = stream.info().await.map_err(unavailable)?;
+            let actual = &info.config;
+            let mut problems = Vec::new();
+            if !actual.deny_delete || !actual.deny_purge {
+                problems.push("deny_delete and deny_purge must both be set");
+            }
+            if actual.storage != StorageType::File {
+                problems.push("storage must be file");
+            }
+            if actual.max_messages > 0 || actual.max_bytes > 0 || !actual.max_age.is_zero() {
+                problems.push("the stream must have no message, size or age limit");
+            }
+            if !actual.subjects.contains(&wanted.subjects[0]) {
+                problems.push("the stream does not hold the configured subject prefix");
+            }
+            if !problems.is_empty() {
+                return Err(EventStoreError::Misconfigured {
+                    stream: config.stream_name.clone(),
+                    problem: problems.join("; "),
+                });
+            }
+            Ok(stream)
+        }
+        Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref inner) if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) => {
+            tracing::info!(stream = %config.stream_name, "creating the event stream");
+            jetstream.create_stream(wanted).await.map_err(unavailable)
+        }
+        Err(e) => Err(unavailable(e)),
+    }
+}
