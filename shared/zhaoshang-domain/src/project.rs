@@ -317,8 +317,15 @@ pub struct Project {
     pub contract_signed: bool,
     /// Whether the first signing qualified.
     pub qualifies: bool,
-    /// Investment contracted at first signing plus later increases, in yuan.
+    /// Investment contracted: the larger of the first signing's and the
+    /// formal contract's figures, plus every later increase, in yuan.
     pub contracted_yuan: i64,
+    /// The first signing's figure, in yuan.
+    pub signed_yuan: i64,
+    /// The later formal contract's figure, in yuan (0 until there is one).
+    pub contract_yuan: i64,
+    /// The sum of capital increases (增资), in yuan.
+    pub increased_yuan: i64,
     /// Funds arrived so far, in yuan.
     pub funds_arrived_yuan: i64,
     /// When the project entered the reserve, if it has.
@@ -541,12 +548,13 @@ impl Aggregate for Project {
                 if signed.first_signing {
                     self.first_signed_on = Some(signed.on);
                     self.qualifies = signed.qualifies;
-                    self.contracted_yuan = signed.investment_yuan.get();
+                    self.signed_yuan = signed.investment_yuan.get();
                     self.stage = ProjectStage::Signed;
                 } else {
-                    // A later contract replaces the framework's figure, it does not add to it.
-                    self.contracted_yuan = self.contracted_yuan.max(signed.investment_yuan.get());
+                    // A later contract restates the framework's figure, it does not add to it.
+                    self.contract_yuan = signed.investment_yuan.get();
                 }
+                self.contracted_yuan = self.signed_yuan.max(self.contract_yuan) + self.increased_yuan;
                 if signed.agreement == AgreementKind::Contract {
                     self.contract_signed = true;
                 }
@@ -565,7 +573,10 @@ impl Aggregate for Project {
                 self.stage_on = Some(step.on);
             }
             ProjectEvent::FundsArrived(funds) => self.funds_arrived_yuan = funds.cumulative_yuan,
-            ProjectEvent::InvestmentIncreased(amount) => self.contracted_yuan += amount.amount_yuan.get(),
+            ProjectEvent::InvestmentIncreased(amount) => {
+                self.increased_yuan += amount.amount_yuan.get();
+                self.contracted_yuan = self.signed_yuan.max(self.contract_yuan) + self.increased_yuan;
+            }
             ProjectEvent::ReserveEntered(step) => self.reserve_entered_on = Some(step.on),
             ProjectEvent::Stalled(reason) => {
                 self.status = ProjectStatus::Stalled;

@@ -133,6 +133,12 @@ impl From<Text> for String {
     }
 }
 
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A stable identifier chosen by people or derived from data: lower-case
 /// ASCII letters, digits, `_` and `-`, 1 to 64 characters. Used for task
 /// forces (`automotive`), plan periods (`2022-2024`) and as part of NATS

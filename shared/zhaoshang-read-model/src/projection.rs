@@ -1,0 +1,763 @@
+//! Applying events to the read models, a batch per transaction.
+//!
+//! A batch is folded in memory into one patch per row, then written with one
+//! set-based statement per table (`INSERT … SELECT FROM UNNEST(…) ON CONFLICT
+//! DO UPDATE`), so the cost per event stays near a batched insert's whatever
+//! the batch holds. The checkpoint is read `FOR UPDATE` and written in the
+//! same transaction: events at or below it are skipped, so redeliveries and
+//! replays change nothing and two projectors never interleave.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use sqlx::{Postgres, Transaction};
+use zhaoshang_domain::activity::{ActivityDetails, ActivityEvent};
+use zhaoshang_domain::envelope::DecodeError;
+use zhaoshang_domain::meeting::MeetingEvent;
+use zhaoshang_domain::plan::{LeadingGroupEvent, PlanPeriodEvent};
+use zhaoshang_domain::project::{AgreementKind, ProjectEvent, ProjectStage, ProjectStatus};
+use zhaoshang_domain::task_force::TaskForceEvent;
+use zhaoshang_domain::EventEnvelope;
+
+use crate::ReadModelError;
+
+/// The name under which the read models' checkpoint is kept.
+pub const READ_MODEL_PROJECTION: &str = "read_model";
+
+/// One event to apply: its stream sequence and envelope.
+pub struct EventToApply<'a> {
+    /// The stream sequence.
+    pub sequence: u64,
+    /// The event.
+    pub envelope: &'a EventEnvelope,
+}
+
+#[derive(Default, Clone)]
+struct ProjectPatch {
+    task_force_id: Option<String>,
+    name: Option<String>,
+    investor: Option<String>,
+    category: Option<String>,
+    owner: Option<String>,
+    planned_investment_yuan: Option<i64>,
+    stage: Option<String>,
+    status: Option<String>,
+    lead_on: Option<NaiveDate>,
+    negotiating_on: Option<NaiveDate>,
+    first_signed_on: Option<NaiveDate>,
+    signed_investment_yuan: Option<i64>,
+    contract_signed_on: Option<NaiveDate>,
+    contract_investment_yuan: Option<i64>,
+    increased_investment_yuan: i64,
+    qualifies: Option<bool>,
+    company_name: Option<String>,
+    company_registered_on: Option<NaiveDate>,
+    construction_started_on: Option<NaiveDate>,
+    producing_on: Option<NaiveDate>,
+    funds_arrived_yuan: Option<i64>,
+    reserve_entered_on: Option<NaiveDate>,
+    status_on: Option<NaiveDate>,
+    status_reason: Option<String>,
+    last_sequence: i64,
+    version: i64,
+}
+
+#[derive(Default, Clone)]
+struct ActivityPatch {
+    task_force_id: Option<String>,
+    kind: Option<String>,
+    title: Option<String>,
+    status: String,
+    activity_on: Option<NaiveDate>,
+    led_by_principal_leader: Option<bool>,
+    destination_cities: Option<Value>,
+    note: Option<String>,
+    cancelled_on: Option<NaiveDate>,
+    cancel_reason: Option<String>,
+    last_sequence: i64,
+    /// The activity's final list of enterprises, when this batch set it.
+    enterprises: Option<Vec<(String, String)>>,
+}
+
+struct StepRow {
+    sequence: i64,
+    project_id: String,
+    event_type: String,
+    stage: Option<String>,
+    occurred_on: NaiveDate,
+    amount_yuan: Option<i64>,
+    evidence: Option<String>,
+    note: Option<String>,
+    recorded_at: DateTime<Utc>,
+    actor: String,
+}
+
+/// The rows one batch of events turns into.
+#[derive(Default)]
+struct Batch {
+    log: Vec<EventLogRow>,
+    project_order: Vec<String>,
+    projects: HashMap<String, ProjectPatch>,
+    steps: Vec<StepRow>,
+    activity_order: Vec<String>,
+    activities: HashMap<String, ActivityPatch>,
+    meetings: Vec<(String, &'static str, Option<String>, NaiveDate, String, Value, Option<String>, i64)>,
+    dockings: Vec<(i64, String, String, String, String, NaiveDate, Value, Option<String>)>,
+    /// Rare events (plans, task forces), applied one statement each, in order.
+    singles: Vec<(i64, SingleEvent)>,
+}
+
+struct EventLogRow {
+    sequence: i64,
+    envelope: EventEnvelope,
+}
+
+enum SingleEvent {
+    TaskForce(String, TaskForceEvent),
+    PlanPeriod(String, PlanPeriodEvent),
+    LeadingGroup(String, LeadingGroupEvent),
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("read-model values always serialise")
+}
+
+fn enum_code<T: serde::Serialize>(value: &T) -> String {
+    match json(value) {
+        Value::String(code) => code,
+        other => other.to_string(),
+    }
+}
+
+impl Batch {
+    fn project(&mut self, id: &str) -> &mut ProjectPatch {
+        if !self.projects.contains_key(id) {
+            self.project_order.push(id.to_owned());
+        }
+        self.projects.entry(id.to_owned()).or_default()
+    }
+
+    fn activity(&mut self, id: &str) -> &mut ActivityPatch {
+        if !self.activities.contains_key(id) {
+            self.activity_order.push(id.to_owned());
+        }
+        self.activities.entry(id.to_owned()).or_default()
+    }
+
+    fn add(&mut self, sequence: u64, envelope: &EventEnvelope) -> Result<(), DecodeError> {
+        let seq = i64::try_from(sequence).expect("stream sequences fit in i64");
+        let id = envelope.aggregateid.as_str();
+        match envelope.aggregatetype.as_str() {
+            "project" => self.add_project(seq, envelope, envelope.decode::<ProjectEvent>()?),
+            "activity" => self.add_activity(seq, id, envelope.decode::<ActivityEvent>()?),
+            "meeting" => {
+                let MeetingEvent::Convened(m) = envelope.decode::<MeetingEvent>()?;
+                self.meetings.push((
+                    id.to_owned(),
+                    m.kind.code(),
+                    m.task_force_id.map(String::from),
+                    m.on,
+                    m.title.to_string(),
+                    json(&m.attendees),
+                    m.minutes.map(String::from),
+                    seq,
+                ));
+            }
+            "task_force" => {
+                let event = envelope.decode::<TaskForceEvent>()?;
+                if let TaskForceEvent::EnterpriseDocked(d) = &event {
+                    self.dockings.push((
+                        seq,
+                        id.to_owned(),
+                        d.enterprise.to_string(),
+                        d.enterprise_role.code().to_owned(),
+                        enum_code(&d.method),
+                        d.on,
+                        json(&d.participants),
+                        d.outcome.clone().map(String::from),
+                    ));
+                } else {
+                    self.singles.push((seq, SingleEvent::TaskForce(id.to_owned(), event)));
+                }
+            }
+            "plan_period" => {
+                let event = envelope.decode::<PlanPeriodEvent>()?;
+                self.singles.push((seq, SingleEvent::PlanPeriod(id.to_owned(), event)));
+            }
+            "leading_group" => {
+                let event = envelope.decode::<LeadingGroupEvent>()?;
+                self.singles.push((seq, SingleEvent::LeadingGroup(id.to_owned(), event)));
+            }
+            other => return Err(DecodeError::UnknownType(format!("aggregate type {other}"))),
+        }
+        self.log.push(EventLogRow { sequence: seq, envelope: envelope.clone() });
+        Ok(())
+    }
+
+    fn add_project(&mut self, seq: i64, envelope: &EventEnvelope, event: ProjectEvent) {
+        let id = envelope.aggregateid.clone();
+        let patch = self.project(&id);
+        patch.last_sequence = seq;
+        patch.version = i64::try_from(envelope.aggregateversion).unwrap_or(i64::MAX);
+        let step = |stage: Option<ProjectStage>, on: NaiveDate, amount: Option<i64>, evidence: Option<String>, note: Option<String>| StepRow {
+            sequence: seq,
+            project_id: id.clone(),
+            event_type: envelope.short_type().to_owned(),
+            stage: stage.map(|s| s.code().to_owned()),
+            occurred_on: on,
+            amount_yuan: amount,
+            evidence,
+            note,
+            recorded_at: envelope.time,
+            actor: envelope.actor.clone(),
+        };
+        let row = match event {
+            ProjectEvent::LeadRecorded(lead) => {
+                patch.task_force_id = Some(lead.task_force_id.to_string());
+                patch.name = Some(lead.name.to_string());
+                patch.investor = Some(lead.investor.to_string());
+                patch.category = Some(lead.category.code().to_owned());
+                patch.owner = Some(lead.owner.to_string());
+                patch.planned_investment_yuan = lead.planned_investment_yuan.map(|y| y.get());
+                patch.stage = Some(ProjectStage::Lead.code().to_owned());
+                patch.status = Some(enum_code(&ProjectStatus::Active));
+                patch.lead_on = Some(lead.on);
+                step(Some(ProjectStage::Lead), lead.on, lead.planned_investment_yuan.map(|y| y.get()), None, None)
+            }
+            ProjectEvent::NegotiationStarted(n) => {
+                patch.stage = Some(ProjectStage::Negotiating.code().to_owned());
+                patch.negotiating_on = Some(n.on);
+                step(Some(ProjectStage::Negotiating), n.on, None, None, n.note.map(String::from))
+            }
+            ProjectEvent::Signed(s) => {
+                if s.first_signing {
+                    patch.stage = Some(ProjectStage::Signed.code().to_owned());
+                    patch.first_signed_on = Some(s.on);
+                    patch.signed_investment_yuan = Some(s.investment_yuan.get());
+                    patch.qualifies = Some(s.qualifies);
+                }
+                if s.agreement == AgreementKind::Contract {
+                    patch.contract_signed_on = Some(s.on);
+                    if !s.first_signing {
+                        patch.contract_investment_yuan = Some(s.investment_yuan.get());
+                    }
+                }
+                let stage = s.first_signing.then_some(ProjectStage::Signed);
+                step(stage, s.on, Some(s.investment_yuan.get()), s.evidence.map(String::from), Some(enum_code(&s.agreement)))
+            }
+            ProjectEvent::CompanyRegistered(r) => {
+                patch.stage = Some(ProjectStage::CompanyRegistered.code().to_owned());
+                patch.company_name = Some(r.company_name.to_string());
+                patch.company_registered_on = Some(r.on);
+                step(Some(ProjectStage::CompanyRegistered), r.on, None, r.evidence.map(String::from), Some(r.company_name.to_string()))
+            }
+            ProjectEvent::ConstructionStarted(d) => {
+                patch.stage = Some(ProjectStage::ConstructionStarted.code().to_owned());
+                patch.construction_started_on = Some(d.on);
+                step(Some(ProjectStage::ConstructionStarted), d.on, None, d.evidence.map(String::from), None)
+            }
+            ProjectEvent::ProductionStarted(d) => {
+                patch.stage = Some(ProjectStage::Producing.code().to_owned());
+                patch.producing_on = Some(d.on);
+                step(Some(ProjectStage::Producing), d.on, None, d.evidence.map(String::from), None)
+            }
+            ProjectEvent::FundsArrived(f) => {
+                patch.funds_arrived_yuan = Some(f.cumulative_yuan);
+                step(None, f.on, Some(f.amount_yuan.get()), None, None)
+            }
+            ProjectEvent::InvestmentIncreased(a) => {
+                patch.increased_investment_yuan += a.amount_yuan.get();
+                step(None, a.on, Some(a.amount_yuan.get()), None, None)
+            }
+            ProjectEvent::ReserveEntered(d) => {
+                patch.reserve_entered_on = Some(d.on);
+                step(None, d.on, None, d.evidence.map(String::from), None)
+            }
+            ProjectEvent::Stalled(r) => {
+                patch.status = Some(enum_code(&ProjectStatus::Stalled));
+                patch.status_on = Some(r.on);
+                patch.status_reason = Some(r.reason.to_string());
+                step(None, r.on, None, None, Some(r.reason.into()))
+            }
+            ProjectEvent::Resumed(d) => {
+                patch.status = Some(enum_code(&ProjectStatus::Active));
+                patch.status_on = Some(d.on);
+                step(None, d.on, None, d.evidence.map(String::from), None)
+            }
+            ProjectEvent::Dropped(r) => {
+                patch.status = Some(enum_code(&ProjectStatus::Dropped));
+                patch.status_on = Some(r.on);
+                patch.status_reason = Some(r.reason.to_string());
+                step(None, r.on, None, None, Some(r.reason.into()))
+            }
+        };
+        self.steps.push(row);
+    }
+
+    fn add_activity(&mut self, seq: i64, id: &str, event: ActivityEvent) {
+        let patch = self.activity(id);
+        patch.last_sequence = seq;
+        let set_details = |patch: &mut ActivityPatch, d: ActivityDetails, status: &str| {
+            patch.status = status.to_owned();
+            patch.task_force_id = Some(d.task_force_id.to_string());
+            patch.kind = Some(d.kind.code().to_owned());
+            patch.title = Some(d.title.to_string());
+            patch.activity_on = Some(d.on);
+            patch.led_by_principal_leader = Some(d.led_by_principal_leader);
+            patch.destination_cities = Some(json(&d.destination_cities));
+            patch.note = d.note.map(String::from);
+            patch.enterprises =
+                Some(d.enterprises.into_iter().map(|e| (e.name.to_string(), e.role.code().to_owned())).collect());
+        };
+        match event {
+            ActivityEvent::Planned(d) => set_details(patch, d, "planned"),
+            ActivityEvent::Held(d) => set_details(patch, d, "held"),
+            ActivityEvent::Cancelled(c) => {
+                patch.status = "cancelled".to_owned();
+                patch.cancelled_on = Some(c.on);
+                patch.cancel_reason = Some(c.reason.into());
+            }
+        }
+    }
+
+    async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        self.write_log(tx).await?;
+        self.write_projects(tx).await?;
+        self.write_steps(tx).await?;
+        self.write_activities(tx).await?;
+        self.write_meetings_and_dockings(tx).await?;
+        for (seq, single) in self.singles {
+            write_single(tx, seq, single).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_log(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if self.log.is_empty() {
+            return Ok(());
+        }
+        let rows = &self.log;
+        sqlx::query(
+            "INSERT INTO event_log (sequence, event_id, event_type, aggregate_type, aggregate_id, aggregate_version,
+                 actor, occurred_on, recorded_at, correlation_id, prev_hash, hash, data)
+             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                 $7::text[], $8::date[], $9::timestamptz[], $10::uuid[], $11::text[], $12::text[], $13::jsonb[])
+             ON CONFLICT (sequence) DO NOTHING",
+        )
+        .bind(rows.iter().map(|r| r.sequence).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.event_type.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.aggregatetype.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.aggregateid.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| i64::try_from(r.envelope.aggregateversion).unwrap_or(i64::MAX)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.actor.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.occurredat).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.time).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.correlationid).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.prevhash.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.hash.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.envelope.data.clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_projects(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if self.project_order.is_empty() {
+            return Ok(());
+        }
+        let p: Vec<&ProjectPatch> = self.project_order.iter().map(|id| &self.projects[id]).collect();
+        macro_rules! col {
+            ($field:ident) => {
+                p.iter().map(|x| x.$field.clone()).collect::<Vec<_>>()
+            };
+        }
+        sqlx::query(
+            "INSERT INTO projects AS p (id, task_force_id, name, investor, category, owner, planned_investment_yuan,
+                 stage, status, lead_on, negotiating_on, first_signed_on, signed_investment_yuan, contract_signed_on,
+                 contract_investment_yuan, increased_investment_yuan, qualifies, company_name, company_registered_on,
+                 construction_started_on, producing_on, funds_arrived_yuan, reserve_entered_on, status_on,
+                 status_reason, last_sequence, version)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                 $7::bigint[], $8::text[], $9::text[], $10::date[], $11::date[], $12::date[], $13::bigint[],
+                 $14::date[], $15::bigint[], $16::bigint[], $17::boolean[], $18::text[], $19::date[], $20::date[],
+                 $21::date[], $22::bigint[], $23::date[], $24::date[], $25::text[], $26::bigint[], $27::bigint[])
+             ON CONFLICT (id) DO UPDATE SET
+                 task_force_id = COALESCE(EXCLUDED.task_force_id, p.task_force_id),
+                 name = COALESCE(EXCLUDED.name, p.name),
+                 investor = COALESCE(EXCLUDED.investor, p.investor),
+                 category = COALESCE(EXCLUDED.category, p.category),
+                 owner = COALESCE(EXCLUDED.owner, p.owner),
+                 planned_investment_yuan = COALESCE(EXCLUDED.planned_investment_yuan, p.planned_investment_yuan),
+                 stage = COALESCE(EXCLUDED.stage, p.stage),
+                 status = COALESCE(EXCLUDED.status, p.status),
+                 lead_on = COALESCE(EXCLUDED.lead_on, p.lead_on),
+                 negotiating_on = COALESCE(EXCLUDED.negotiating_on, p.negotiating_on),
+                 first_signed_on = COALESCE(EXCLUDED.first_signed_on, p.first_signed_on),
+                 signed_investment_yuan = COALESCE(EXCLUDED.signed_investment_yuan, p.signed_investment_yuan),
+                 contract_signed_on = COALESCE(EXCLUDED.contract_signed_on, p.contract_signed_on),
+                 contract_investment_yuan = COALESCE(EXCLUDED.contract_investment_yuan, p.contract_investment_yuan),
+                 increased_investment_yuan = p.increased_investment_yuan + EXCLUDED.increased_investment_yuan,
+                 qualifies = COALESCE(EXCLUDED.qualifies, p.qualifies),
+                 company_name = COALESCE(EXCLUDED.company_name, p.company_name),
+                 company_registered_on = COALESCE(EXCLUDED.company_registered_on, p.company_registered_on),
+                 construction_started_on = COALESCE(EXCLUDED.construction_started_on, p.construction_started_on),
+                 producing_on = COALESCE(EXCLUDED.producing_on, p.producing_on),
+                 funds_arrived_yuan = COALESCE(EXCLUDED.funds_arrived_yuan, p.funds_arrived_yuan),
+                 reserve_entered_on = COALESCE(EXCLUDED.reserve_entered_on, p.reserve_entered_on),
+                 status_on = COALESCE(EXCLUDED.status_on, p.status_on),
+                 status_reason = COALESCE(EXCLUDED.status_reason, p.status_reason),
+                 last_sequence = GREATEST(EXCLUDED.last_sequence, p.last_sequence),
+                 version = GREATEST(EXCLUDED.version, p.version)",
+        )
+        .bind(&self.project_order)
+        .bind(col!(task_force_id))
+        .bind(col!(name))
+        .bind(col!(investor))
+        .bind(col!(category))
+        .bind(col!(owner))
+        .bind(col!(planned_investment_yuan))
+        .bind(col!(stage))
+        .bind(col!(status))
+        .bind(col!(lead_on))
+        .bind(col!(negotiating_on))
+        .bind(col!(first_signed_on))
+        .bind(col!(signed_investment_yuan))
+        .bind(col!(contract_signed_on))
+        .bind(col!(contract_investment_yuan))
+        .bind(col!(increased_investment_yuan))
+        .bind(col!(qualifies))
+        .bind(col!(company_name))
+        .bind(col!(company_registered_on))
+        .bind(col!(construction_started_on))
+        .bind(col!(producing_on))
+        .bind(col!(funds_arrived_yuan))
+        .bind(col!(reserve_entered_on))
+        .bind(col!(status_on))
+        .bind(col!(status_reason))
+        .bind(col!(last_sequence))
+        .bind(col!(version))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_steps(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if self.steps.is_empty() {
+            return Ok(());
+        }
+        let s = &self.steps;
+        macro_rules! col {
+            ($field:ident) => {
+                s.iter().map(|x| x.$field.clone()).collect::<Vec<_>>()
+            };
+        }
+        sqlx::query(
+            "INSERT INTO project_steps (sequence, project_id, event_type, stage, occurred_on, amount_yuan, evidence,
+                 note, recorded_at, actor)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::date[], $6::bigint[],
+                 $7::text[], $8::text[], $9::timestamptz[], $10::text[])
+             ON CONFLICT (sequence) DO NOTHING",
+        )
+        .bind(col!(sequence))
+        .bind(col!(project_id))
+        .bind(col!(event_type))
+        .bind(col!(stage))
+        .bind(col!(occurred_on))
+        .bind(col!(amount_yuan))
+        .bind(col!(evidence))
+        .bind(col!(note))
+        .bind(col!(recorded_at))
+        .bind(col!(actor))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_activities(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if self.activity_order.is_empty() {
+            return Ok(());
+        }
+        let a: Vec<&ActivityPatch> = self.activity_order.iter().map(|id| &self.activities[id]).collect();
+        macro_rules! col {
+            ($field:ident) => {
+                a.iter().map(|x| x.$field.clone()).collect::<Vec<_>>()
+            };
+        }
+        sqlx::query(
+            "INSERT INTO activities AS a (id, task_force_id, kind, title, status, activity_on, led_by_principal_leader,
+                 destination_cities, note, cancelled_on, cancel_reason, last_sequence)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],
+                 $7::boolean[], $8::jsonb[], $9::text[], $10::date[], $11::text[], $12::bigint[])
+             ON CONFLICT (id) DO UPDATE SET
+                 task_force_id = COALESCE(EXCLUDED.task_force_id, a.task_force_id),
+                 kind = COALESCE(EXCLUDED.kind, a.kind),
+                 title = COALESCE(EXCLUDED.title, a.title),
+                 status = EXCLUDED.status,
+                 activity_on = COALESCE(EXCLUDED.activity_on, a.activity_on),
+                 led_by_principal_leader = COALESCE(EXCLUDED.led_by_principal_leader, a.led_by_principal_leader),
+                 destination_cities = COALESCE(EXCLUDED.destination_cities, a.destination_cities),
+                 note = COALESCE(EXCLUDED.note, a.note),
+                 cancelled_on = COALESCE(EXCLUDED.cancelled_on, a.cancelled_on),
+                 cancel_reason = COALESCE(EXCLUDED.cancel_reason, a.cancel_reason),
+                 last_sequence = GREATEST(EXCLUDED.last_sequence, a.last_sequence)",
+        )
+        .bind(&self.activity_order)
+        .bind(col!(task_force_id))
+        .bind(col!(kind))
+        .bind(col!(title))
+        .bind(col!(status))
+        .bind(col!(activity_on))
+        .bind(col!(led_by_principal_leader))
+        .bind(col!(destination_cities))
+        .bind(col!(note))
+        .bind(col!(cancelled_on))
+        .bind(col!(cancel_reason))
+        .bind(col!(last_sequence))
+        .execute(&mut **tx)
+        .await?;
+        let replaced: Vec<&String> =
+            self.activity_order.iter().filter(|id| self.activities[*id].enterprises.is_some()).collect();
+        if replaced.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM activity_enterprises WHERE activity_id = ANY($1)")
+            .bind(&replaced)
+            .execute(&mut **tx)
+            .await?;
+        let (mut ids, mut names, mut roles) = (Vec::new(), Vec::new(), Vec::new());
+        for id in replaced {
+            for (name, role) in self.activities[id].enterprises.iter().flatten() {
+                ids.push(id.clone());
+                names.push(name.clone());
+                roles.push(role.clone());
+            }
+        }
+        sqlx::query(
+            "INSERT INTO activity_enterprises (activity_id, enterprise, role)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(ids)
+        .bind(names)
+        .bind(roles)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_meetings_and_dockings(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if !self.meetings.is_empty() {
+            let m = &self.meetings;
+            sqlx::query(
+                "INSERT INTO meetings (id, kind, task_force_id, held_on, title, attendees, minutes, sequence)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::jsonb[],
+                     $7::text[], $8::bigint[])
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(m.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
+            .bind(m.iter().map(|r| r.1.to_owned()).collect::<Vec<_>>())
+            .bind(m.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+            .bind(m.iter().map(|r| r.3).collect::<Vec<_>>())
+            .bind(m.iter().map(|r| r.4.clone()).collect::<Vec<_>>())
+            .bind(m.iter().map(|r| r.5.clone()).collect::<Vec<_>>())
+            .bind(m.iter().map(|r| r.6.clone()).collect::<Vec<_>>())
+            .bind(m.iter().map(|r| r.7).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.dockings.is_empty() {
+            let d = &self.dockings;
+            sqlx::query(
+                "INSERT INTO dockings (sequence, task_force_id, enterprise, enterprise_role, method, docked_on,
+                     participants, outcome)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],
+                     $7::jsonb[], $8::text[])
+                 ON CONFLICT (sequence) DO NOTHING",
+            )
+            .bind(d.iter().map(|r| r.0).collect::<Vec<_>>())
+            .bind(d.iter().map(|r| r.1.clone()).collect::<Vec<_>>())
+            .bind(d.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+            .bind(d.iter().map(|r| r.3.clone()).collect::<Vec<_>>())
+            .bind(d.iter().map(|r| r.4.clone()).collect::<Vec<_>>())
+            .bind(d.iter().map(|r| r.5).collect::<Vec<_>>())
+            .bind(d.iter().map(|r| r.6.clone()).collect::<Vec<_>>())
+            .bind(d.iter().map(|r| r.7.clone()).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn write_single(tx: &mut Transaction<'_, Postgres>, seq: i64, event: SingleEvent) -> Result<(), sqlx::Error> {
+    match event {
+        SingleEvent::PlanPeriod(id, PlanPeriodEvent::Adopted(p)) => {
+            sqlx::query(
+                "INSERT INTO plan_periods (id, title, document_number, issued_by, issued_on, first_year, last_year,
+                     industrial_threshold_yuan, service_threshold_yuan, targets)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(p.title.as_str())
+            .bind(p.document_number.as_str())
+            .bind(p.issued_by.as_str())
+            .bind(p.issued_on)
+            .bind(p.first_year)
+            .bind(p.last_year)
+            .bind(p.investment_thresholds.industrial.get())
+            .bind(p.investment_thresholds.service.get())
+            .bind(json(&p.targets))
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::LeadingGroup(id, LeadingGroupEvent::Formed(g)) => {
+            sqlx::query(
+                "INSERT INTO leading_groups (id, plan_period_id, name, office_name, office_department,
+                     office_director, members, formed_on)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(g.plan_period_id.as_str())
+            .bind(g.name.as_str())
+            .bind(g.office_name.as_str())
+            .bind(g.office_department.as_str())
+            .bind(g.office_director.as_str())
+            .bind(json(&g.members))
+            .bind(g.on)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::TaskForce(id, event) => write_task_force(tx, seq, id, event).await?,
+    }
+    Ok(())
+}
+
+async fn write_task_force(
+    tx: &mut Transaction<'_, Postgres>,
+    seq: i64,
+    id: String,
+    event: TaskForceEvent,
+) -> Result<(), sqlx::Error> {
+    let role_history = |role: &'static str, name: String, department: Option<String>, on: NaiveDate, reason: Option<String>| {
+        sqlx::query(
+            "INSERT INTO task_force_role_history (sequence, task_force_id, role, name, department, effective_on, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sequence) DO NOTHING",
+        )
+        .bind(seq)
+        .bind(id.clone())
+        .bind(role)
+        .bind(name)
+        .bind(department)
+        .bind(on)
+        .bind(reason)
+    };
+    match event {
+        TaskForceEvent::Established(c) => {
+            sqlx::query(
+                "INSERT INTO task_forces (id, number, name, chain, convener, deputy_convener, lead_department,
+                     cooperating_departments, cooperating_departments_open_ended, district_bureaus,
+                     district_bureaus_open_ended, chain_leaders, chain_leaders_open_ended, established_on)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(i32::from(c.number))
+            .bind(c.name.as_str())
+            .bind(c.chain.as_str())
+            .bind(c.convener.as_str())
+            .bind(c.deputy_convener.as_str())
+            .bind(c.lead_department.as_str())
+            .bind(json(&c.cooperating_departments))
+            .bind(c.cooperating_departments_open_ended)
+            .bind(json(&c.district_bureaus))
+            .bind(c.district_bureaus_open_ended)
+            .bind(json(&c.chain_leaders))
+            .bind(c.chain_leaders_open_ended)
+            .bind(c.on)
+            .execute(&mut **tx)
+            .await?;
+            role_history("convener", c.convener.to_string(), None, c.on, None).execute(&mut **tx).await?;
+        }
+        TaskForceEvent::ConvenerChanged(p) => {
+            sqlx::query("UPDATE task_forces SET convener = $2 WHERE id = $1").bind(&id).bind(p.name.as_str()).execute(&mut **tx).await?;
+            role_history("convener", p.name.to_string(), None, p.on, p.reason.map(String::from)).execute(&mut **tx).await?;
+        }
+        TaskForceEvent::DeputyConvenerChanged(p) => {
+            sqlx::query("UPDATE task_forces SET deputy_convener = $2 WHERE id = $1").bind(&id).bind(p.name.as_str()).execute(&mut **tx).await?;
+            role_history("deputy_convener", p.name.to_string(), None, p.on, p.reason.map(String::from)).execute(&mut **tx).await?;
+        }
+        TaskForceEvent::LiaisonAssigned(l) => {
+            sqlx::query("UPDATE task_forces SET liaison_name = $2, liaison_department = $3 WHERE id = $1")
+                .bind(&id)
+                .bind(l.name.as_str())
+                .bind(l.department.as_str())
+                .execute(&mut **tx)
+                .await?;
+            role_history("liaison", l.name.to_string(), Some(l.department.to_string()), l.on, None).execute(&mut **tx).await?;
+        }
+        TaskForceEvent::AnnualPlanSubmitted(p) | TaskForceEvent::AnnualPlanRevised(p) => {
+            sqlx::query(
+                "INSERT INTO annual_plans AS a (task_force_id, year, title, document_ref, document_sha256,
+                     first_submitted_on, last_revised_on, revisions)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, 0)
+                 ON CONFLICT (task_force_id, year) DO UPDATE SET title = EXCLUDED.title,
+                     document_ref = EXCLUDED.document_ref, document_sha256 = EXCLUDED.document_sha256,
+                     last_revised_on = EXCLUDED.last_revised_on, revisions = a.revisions + 1",
+            )
+            .bind(&id)
+            .bind(p.year)
+            .bind(p.title.as_str())
+            .bind(p.document_ref.as_str())
+            .bind(&p.document_sha256)
+            .bind(p.on)
+            .execute(&mut **tx)
+            .await?;
+        }
+        TaskForceEvent::EnterpriseDocked(_) => unreachable!("dockings are written in bulk"),
+    }
+    Ok(())
+}
+
+/// Applies a batch of events in one transaction with the checkpoint; events
+/// at or below the checkpoint are skipped. Returns the checkpoint after it.
+///
+/// # Errors
+/// [`ReadModelError::Database`] when PostgreSQL fails (nothing is applied);
+/// [`ReadModelError::Decode`] when an event cannot be read (nothing is applied).
+pub async fn apply_batch(
+    pool: &sqlx::PgPool,
+    notify_channel: &str,
+    events: &[EventToApply<'_>],
+) -> Result<u64, ReadModelError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT INTO projection_checkpoints (projection, last_sequence) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+        .bind(READ_MODEL_PROJECTION)
+        .execute(&mut *tx)
+        .await?;
+    let checkpoint: i64 =
+        sqlx::query_scalar("SELECT last_sequence FROM projection_checkpoints WHERE projection = $1 FOR UPDATE")
+            .bind(READ_MODEL_PROJECTION)
+            .fetch_one(&mut *tx)
+            .await?;
+    let checkpoint = u64::try_from(checkpoint).unwrap_or(0);
+    let mut batch = Batch::default();
+    let mut last = checkpoint;
+    for event in events.iter().filter(|e| e.sequence > checkpoint) {
+        batch.add(event.sequence, event.envelope).map_err(|source| ReadModelError::Decode { sequence: event.sequence, source })?;
+        last = last.max(event.sequence);
+    }
+    if last == checkpoint {
+        tx.commit().await?;
+        return Ok(checkpoint);
+    }
+    batch.write(&mut tx).await?;
+    let last_i64 = i64::try_from(last).expect("stream sequences fit in i64");
+    sqlx::query("UPDATE projection_checkpoints SET last_sequence = $2, updated_at = now() WHERE projection = $1")
+        .bind(READ_MODEL_PROJECTION)
+        .bind(last_i64)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT pg_notify($1, $2)").bind(notify_channel).bind(last.to_string()).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(last)
+}
