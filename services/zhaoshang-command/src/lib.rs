@@ -17,13 +17,13 @@ pub mod routes;
 use std::sync::{Arc, RwLock};
 
 use chrono::{Datelike, FixedOffset, NaiveDate, Utc};
+use zhaoshang_domain::Aggregate;
 use zhaoshang_domain::activity::Activity;
 use zhaoshang_domain::meeting::Meeting;
 use zhaoshang_domain::plan::{AdoptPlanPeriod, LeadingGroup, PlanPeriod, PlanPeriodEvent};
 use zhaoshang_domain::project::Project;
 use zhaoshang_domain::task_force::TaskForce;
 use zhaoshang_domain::values::InvestmentThresholds;
-use zhaoshang_domain::Aggregate;
 use zhaoshang_event_store::{EventStore, EventStoreError};
 
 pub use repository::{AggregateRepository, CommandAccepted, CommandError, Outcome, RequestContext};

@@ -202,7 +202,12 @@ impl<A: Aggregate> AggregateRepository<A> {
     /// expected version (nothing written); [`CommandError::Store`] when NATS
     /// fails (nothing known to be written; a retry with the same idempotency
     /// key is safe).
-    pub async fn execute(&self, id: &str, command: &A::Command, request: &RequestContext) -> Result<Outcome, CommandError> {
+    pub async fn execute(
+        &self,
+        id: &str,
+        command: &A::Command,
+        request: &RequestContext,
+    ) -> Result<Outcome, CommandError> {
         let (mut loaded, mut fresh) = match self.cached(id) {
             Some(cached) => ((*cached).clone(), false),
             None => (self.refresh(id, Loaded::new()).await?, true),

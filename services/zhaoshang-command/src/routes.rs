@@ -11,7 +11,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 use zhaoshang_domain::activity::{Activity, ActivityCommand, ActivityDetails, CancelActivity};
 use zhaoshang_domain::meeting::{Meeting, MeetingCommand, RecordMeetingConvened};
-use zhaoshang_domain::plan::{AdoptPlanPeriod, FormLeadingGroup, LeadingGroup, LeadingGroupCommand, PlanPeriod, PlanPeriodCommand};
+use zhaoshang_domain::plan::{
+    AdoptPlanPeriod, FormLeadingGroup, LeadingGroup, LeadingGroupCommand, PlanPeriod, PlanPeriodCommand,
+};
 use zhaoshang_domain::project::{
     DatedAmount, DatedReason, DatedStep, Project, ProjectCommand, RecordProjectLead, RegisterCompany, SignProject,
     StartNegotiation,
@@ -105,35 +107,217 @@ fn routes() -> Routes {
     let pj = "项目";
     let ac = "招商活动";
     routes
-        .add::<PlanPeriod, AdoptPlanPeriod>("put", "/api/v1/plan-periods/{id}", "规划期", "通过规划期及其目标（目标为数据，不是代码）", IdFrom::Path, |_, b| PlanPeriodCommand::Adopt(b))
-        .add::<LeadingGroup, FormLeadingGroup>("put", "/api/v1/leading-groups/{id}", "领导小组", "成立领导小组", IdFrom::Path, |_, b| LeadingGroupCommand::Form(b))
-        .add::<TaskForce, EstablishTaskForce>("put", "/api/v1/task-forces/{id}", tf, "成立专班", IdFrom::Path, |_, b| TaskForceCommand::Establish(b))
-        .add::<TaskForce, ChangePerson>("post", "/api/v1/task-forces/{id}/convener", tf, "更换召集人", IdFrom::Path, |_, b| TaskForceCommand::ChangeConvener(b))
-        .add::<TaskForce, ChangePerson>("post", "/api/v1/task-forces/{id}/deputy-convener", tf, "更换副召集人", IdFrom::Path, |_, b| TaskForceCommand::ChangeDeputyConvener(b))
-        .add::<TaskForce, AssignLiaison>("post", "/api/v1/task-forces/{id}/liaison", tf, "明确联络员", IdFrom::Path, |_, b| TaskForceCommand::AssignLiaison(b))
-        .add::<TaskForce, RecordDocking>("post", "/api/v1/task-forces/{id}/dockings", tf, "登记精准对接企业", IdFrom::Path, |_, b| TaskForceCommand::RecordDocking(b))
-        .add::<TaskForce, SubmitAnnualPlan>("post", "/api/v1/task-forces/{id}/annual-plans", tf, "报送（修订）年度招商工作方案", IdFrom::Path, |_, b| TaskForceCommand::SubmitAnnualPlan(b))
-        .add::<Project, RecordProjectLead>("post", "/api/v1/projects", pj, "登记项目线索（新建项目）", IdFrom::New, |_, b| ProjectCommand::RecordLead(b))
-        .add::<Project, RecordProjectLead>("put", "/api/v1/projects/{id}", pj, "以指定编号登记项目线索", IdFrom::Path, |_, b| ProjectCommand::RecordLead(b))
-        .add::<Project, StartNegotiation>("post", "/api/v1/projects/{id}/negotiation", pj, "项目进入在谈", IdFrom::Path, |_, b| ProjectCommand::StartNegotiation(b))
-        .add::<Project, SignProject>("post", "/api/v1/projects/{id}/signings", pj, "登记签约（框架协议或正式合同）", IdFrom::Path, |service, mut b| {
-            b.thresholds = service.thresholds_on(b.on);
-            ProjectCommand::Sign(b)
-        })
-        .add::<Project, RegisterCompany>("post", "/api/v1/projects/{id}/company-registration", pj, "登记项目公司注册", IdFrom::Path, |_, b| ProjectCommand::RegisterCompany(b))
-        .add::<Project, DatedStep>("post", "/api/v1/projects/{id}/construction-start", pj, "登记项目开工", IdFrom::Path, |_, b| ProjectCommand::StartConstruction(b))
-        .add::<Project, DatedStep>("post", "/api/v1/projects/{id}/production-start", pj, "登记项目竣工投产", IdFrom::Path, |_, b| ProjectCommand::StartProduction(b))
-        .add::<Project, DatedAmount>("post", "/api/v1/projects/{id}/funds-arrivals", pj, "登记到资", IdFrom::Path, |_, b| ProjectCommand::RecordFundsArrived(b))
-        .add::<Project, DatedAmount>("post", "/api/v1/projects/{id}/investment-increases", pj, "登记增资（只计增加部分）", IdFrom::Path, |_, b| ProjectCommand::IncreaseInvestment(b))
-        .add::<Project, DatedStep>("post", "/api/v1/projects/{id}/reserve-entry", pj, "项目滚动入库", IdFrom::Path, |_, b| ProjectCommand::EnterReserve(b))
-        .add::<Project, DatedReason>("post", "/api/v1/projects/{id}/stall", pj, "登记项目停滞", IdFrom::Path, |_, b| ProjectCommand::Stall(b))
-        .add::<Project, DatedStep>("post", "/api/v1/projects/{id}/resume", pj, "登记项目恢复推进", IdFrom::Path, |_, b| ProjectCommand::Resume(b))
-        .add::<Project, DatedReason>("post", "/api/v1/projects/{id}/drop", pj, "登记项目终止", IdFrom::Path, |_, b| ProjectCommand::Drop(b))
-        .add::<Activity, ActivityDetails>("post", "/api/v1/activities", ac, "计划招商活动", IdFrom::New, |_, b| ActivityCommand::Plan(b))
-        .add::<Activity, ActivityDetails>("post", "/api/v1/activities/held", ac, "直接登记已举办的招商活动（补录）", IdFrom::New, |_, b| ActivityCommand::RecordHeld(b))
-        .add::<Activity, ActivityDetails>("post", "/api/v1/activities/{id}/held", ac, "登记计划中的活动已举办", IdFrom::Path, |_, b| ActivityCommand::RecordHeld(b))
-        .add::<Activity, CancelActivity>("post", "/api/v1/activities/{id}/cancellation", ac, "取消计划中的活动", IdFrom::Path, |_, b| ActivityCommand::Cancel(b))
-        .add::<Meeting, RecordMeetingConvened>("post", "/api/v1/meetings", "会议", "登记已召开的会议（联席会、汇报会、督导检查）", IdFrom::New, |_, b| MeetingCommand::RecordConvened(b))
+        .add::<PlanPeriod, AdoptPlanPeriod>(
+            "put",
+            "/api/v1/plan-periods/{id}",
+            "规划期",
+            "通过规划期及其目标（目标为数据，不是代码）",
+            IdFrom::Path,
+            |_, b| PlanPeriodCommand::Adopt(b),
+        )
+        .add::<LeadingGroup, FormLeadingGroup>(
+            "put",
+            "/api/v1/leading-groups/{id}",
+            "领导小组",
+            "成立领导小组",
+            IdFrom::Path,
+            |_, b| LeadingGroupCommand::Form(b),
+        )
+        .add::<TaskForce, EstablishTaskForce>(
+            "put",
+            "/api/v1/task-forces/{id}",
+            tf,
+            "成立专班",
+            IdFrom::Path,
+            |_, b| TaskForceCommand::Establish(b),
+        )
+        .add::<TaskForce, ChangePerson>(
+            "post",
+            "/api/v1/task-forces/{id}/convener",
+            tf,
+            "更换召集人",
+            IdFrom::Path,
+            |_, b| TaskForceCommand::ChangeConvener(b),
+        )
+        .add::<TaskForce, ChangePerson>(
+            "post",
+            "/api/v1/task-forces/{id}/deputy-convener",
+            tf,
+            "更换副召集人",
+            IdFrom::Path,
+            |_, b| TaskForceCommand::ChangeDeputyConvener(b),
+        )
+        .add::<TaskForce, AssignLiaison>(
+            "post",
+            "/api/v1/task-forces/{id}/liaison",
+            tf,
+            "明确联络员",
+            IdFrom::Path,
+            |_, b| TaskForceCommand::AssignLiaison(b),
+        )
+        .add::<TaskForce, RecordDocking>(
+            "post",
+            "/api/v1/task-forces/{id}/dockings",
+            tf,
+            "登记精准对接企业",
+            IdFrom::Path,
+            |_, b| TaskForceCommand::RecordDocking(b),
+        )
+        .add::<TaskForce, SubmitAnnualPlan>(
+            "post",
+            "/api/v1/task-forces/{id}/annual-plans",
+            tf,
+            "报送（修订）年度招商工作方案",
+            IdFrom::Path,
+            |_, b| TaskForceCommand::SubmitAnnualPlan(b),
+        )
+        .add::<Project, RecordProjectLead>(
+            "post",
+            "/api/v1/projects",
+            pj,
+            "登记项目线索（新建项目）",
+            IdFrom::New,
+            |_, b| ProjectCommand::RecordLead(b),
+        )
+        .add::<Project, RecordProjectLead>(
+            "put",
+            "/api/v1/projects/{id}",
+            pj,
+            "以指定编号登记项目线索",
+            IdFrom::Path,
+            |_, b| ProjectCommand::RecordLead(b),
+        )
+        .add::<Project, StartNegotiation>(
+            "post",
+            "/api/v1/projects/{id}/negotiation",
+            pj,
+            "项目进入在谈",
+            IdFrom::Path,
+            |_, b| ProjectCommand::StartNegotiation(b),
+        )
+        .add::<Project, SignProject>(
+            "post",
+            "/api/v1/projects/{id}/signings",
+            pj,
+            "登记签约（框架协议或正式合同）",
+            IdFrom::Path,
+            |service, mut b| {
+                b.thresholds = service.thresholds_on(b.on);
+                ProjectCommand::Sign(b)
+            },
+        )
+        .add::<Project, RegisterCompany>(
+            "post",
+            "/api/v1/projects/{id}/company-registration",
+            pj,
+            "登记项目公司注册",
+            IdFrom::Path,
+            |_, b| ProjectCommand::RegisterCompany(b),
+        )
+        .add::<Project, DatedStep>(
+            "post",
+            "/api/v1/projects/{id}/construction-start",
+            pj,
+            "登记项目开工",
+            IdFrom::Path,
+            |_, b| ProjectCommand::StartConstruction(b),
+        )
+        .add::<Project, DatedStep>(
+            "post",
+            "/api/v1/projects/{id}/production-start",
+            pj,
+            "登记项目竣工投产",
+            IdFrom::Path,
+            |_, b| ProjectCommand::StartProduction(b),
+        )
+        .add::<Project, DatedAmount>(
+            "post",
+            "/api/v1/projects/{id}/funds-arrivals",
+            pj,
+            "登记到资",
+            IdFrom::Path,
+            |_, b| ProjectCommand::RecordFundsArrived(b),
+        )
+        .add::<Project, DatedAmount>(
+            "post",
+            "/api/v1/projects/{id}/investment-increases",
+            pj,
+            "登记增资（只计增加部分）",
+            IdFrom::Path,
+            |_, b| ProjectCommand::IncreaseInvestment(b),
+        )
+        .add::<Project, DatedStep>(
+            "post",
+            "/api/v1/projects/{id}/reserve-entry",
+            pj,
+            "项目滚动入库",
+            IdFrom::Path,
+            |_, b| ProjectCommand::EnterReserve(b),
+        )
+        .add::<Project, DatedReason>(
+            "post",
+            "/api/v1/projects/{id}/stall",
+            pj,
+            "登记项目停滞",
+            IdFrom::Path,
+            |_, b| ProjectCommand::Stall(b),
+        )
+        .add::<Project, DatedStep>(
+            "post",
+            "/api/v1/projects/{id}/resume",
+            pj,
+            "登记项目恢复推进",
+            IdFrom::Path,
+            |_, b| ProjectCommand::Resume(b),
+        )
+        .add::<Project, DatedReason>(
+            "post",
+            "/api/v1/projects/{id}/drop",
+            pj,
+            "登记项目终止",
+            IdFrom::Path,
+            |_, b| ProjectCommand::Drop(b),
+        )
+        .add::<Activity, ActivityDetails>(
+            "post",
+            "/api/v1/activities",
+            ac,
+            "计划招商活动",
+            IdFrom::New,
+            |_, b| ActivityCommand::Plan(b),
+        )
+        .add::<Activity, ActivityDetails>(
+            "post",
+            "/api/v1/activities/held",
+            ac,
+            "直接登记已举办的招商活动（补录）",
+            IdFrom::New,
+            |_, b| ActivityCommand::RecordHeld(b),
+        )
+        .add::<Activity, ActivityDetails>(
+            "post",
+            "/api/v1/activities/{id}/held",
+            ac,
+            "登记计划中的活动已举办",
+            IdFrom::Path,
+            |_, b| ActivityCommand::RecordHeld(b),
+        )
+        .add::<Activity, CancelActivity>(
+            "post",
+            "/api/v1/activities/{id}/cancellation",
+            ac,
+            "取消计划中的活动",
+            IdFrom::Path,
+            |_, b| ActivityCommand::Cancel(b),
+        )
+        .add::<Meeting, RecordMeetingConvened>(
+            "post",
+            "/api/v1/meetings",
+            "会议",
+            "登记已召开的会议（联席会、汇报会、督导检查）",
+            IdFrom::New,
+            |_, b| MeetingCommand::RecordConvened(b),
+        )
 }
 
 /// The command endpoints.
@@ -176,8 +360,9 @@ fn request_context(headers: &HeaderMap) -> Result<RequestContext, ApiError> {
     };
     let correlation_id = match header_text(headers, "x-correlation-id")? {
         None => Uuid::now_v7(),
-        Some(text) => Uuid::parse_str(text)
-            .map_err(|_| ApiError::invalid("X-Correlation-Id", "uuid", "关联编号须为 UUID"))?,
+        Some(text) => {
+            Uuid::parse_str(text).map_err(|_| ApiError::invalid("X-Correlation-Id", "uuid", "关联编号须为 UUID"))?
+        }
     };
     let actor = match header_text(headers, "x-actor")? {
         None | Some("") => "anonymous".to_owned(),
@@ -210,10 +395,9 @@ where
 {
     let request = request_context(headers)?;
     let id = match (id_from, path_id) {
-        (IdFrom::Path, Some(id)) => Slug::parse(&id)
-            .map_err(|e| ApiError::invalid("id", e.rule, e.message))?
-            .as_str()
-            .to_owned(),
+        (IdFrom::Path, Some(id)) => {
+            Slug::parse(&id).map_err(|e| ApiError::invalid("id", e.rule, e.message))?.as_str().to_owned()
+        }
         (IdFrom::Path, None) => return Err(ApiError::internal("route declared a path id but has none")),
         (IdFrom::New, _) => match &request.idempotency_key {
             Some(key) => Uuid::new_v5(&IDEMPOTENT_ID_NAMESPACE, format!("{}:{key}", A::TYPE).as_bytes()).to_string(),
@@ -221,22 +405,23 @@ where
         },
     };
     let span = tracing::info_span!("command", aggregate = A::TYPE, id = %id, correlation_id = %request.correlation_id);
-    let outcome = RepositoryOf::<A>::repository(service)
-        .execute(&id, &command, &request)
-        .instrument(span)
-        .await
-        .map_err(|error| match error {
-        CommandError::Domain(refusal) => ApiError::from(refusal),
-        CommandError::VersionConflict { expected, actual } => ApiError::Conflict {
-            rule: "version_conflict",
-            message: match expected {
-                Some(expected) => format!("记录已被修改：期望版本 {expected}，当前版本 {actual}；请刷新后重试"),
-                None => format!("记录正被频繁修改（当前版本 {actual}），请稍后重试"),
+    let outcome =
+        RepositoryOf::<A>::repository(service).execute(&id, &command, &request).instrument(span).await.map_err(
+            |error| match error {
+                CommandError::Domain(refusal) => ApiError::from(refusal),
+                CommandError::VersionConflict { expected, actual } => ApiError::Conflict {
+                    rule: "version_conflict",
+                    message: match expected {
+                        Some(expected) => format!("记录已被修改：期望版本 {expected}，当前版本 {actual}；请刷新后重试"),
+                        None => format!("记录正被频繁修改（当前版本 {actual}），请稍后重试"),
+                    },
+                },
+                CommandError::Store(EventStoreError::Unavailable(cause)) => {
+                    ApiError::Unavailable { cause, retry_after_seconds: 1 }
+                }
+                CommandError::Store(other) => ApiError::internal(other),
             },
-        },
-        CommandError::Store(EventStoreError::Unavailable(cause)) => ApiError::Unavailable { cause, retry_after_seconds: 1 },
-        CommandError::Store(other) => ApiError::internal(other),
-    })?;
+        )?;
     if let (Some(plan), false) = (adopted_plan::<A>(&command), outcome.replayed) {
         service.remember_plan(plan);
     }
@@ -244,7 +429,10 @@ where
     let accepted = outcome.accepted;
     let mut response = (status, axum::Json(&accepted)).into_response();
     let response_headers = response.headers_mut();
-    response_headers.insert("etag", HeaderValue::from_str(&format!("\"{}\"", accepted.aggregate_version)).map_err(ApiError::internal)?);
+    response_headers.insert(
+        "etag",
+        HeaderValue::from_str(&format!("\"{}\"", accepted.aggregate_version)).map_err(ApiError::internal)?,
+    );
     response_headers.insert("x-consistency-token", HeaderValue::from(accepted.sequence));
     if outcome.replayed {
         response_headers.insert("idempotent-replayed", HeaderValue::from_static("true"));

@@ -1,1 +1,93 @@
-fn main() {}
+//! The `zhaoshang` command: sets up logging, reads the configuration and
+//! hands over to the library.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use zhaoshang::config::Config;
+use zhaoshang::system::{self, Role};
+
+#[derive(Parser)]
+#[command(name = "zhaoshang", version, about = "柳州科技系统科技招商 — the system of record")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Starts the whole system on this machine with the 2022–2024 plan loaded,
+    /// starting a local NATS and PostgreSQL first if they do not answer.
+    Up,
+    /// Runs one service, or all of them, against the configured NATS and PostgreSQL.
+    Serve {
+        /// Which services to run.
+        #[arg(long, value_enum, default_value = "all")]
+        role: Role,
+    },
+    /// Loads a plan period's data file (idempotent: loading twice adds nothing).
+    LoadPlan {
+        /// The TOML file; the built-in 2022–2024 plan when absent.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(zhaoshang_http::shutdown_signal(shutdown.clone()));
+    match cli.command {
+        Command::Up => {
+            zhaoshang::infra::ensure(&cli.config).await?;
+            let listener = tokio::net::TcpListener::bind(cli.config.listen)
+                .await
+                .with_context(|| format!("failed to listen on {}", cli.config.listen))?;
+            let running = system::start(&cli.config, Role::All, Some(listener), shutdown.clone()).await?;
+            let command = running.command.clone().context("the command service is part of `up`")?;
+            let report =
+                zhaoshang::plan_file::load(&command, zhaoshang::plan_file::PLAN_2022_2024, "system:plan-loader")
+                    .await?;
+            tracing::info!(written = report.written, already_loaded = report.already_loaded, "2022–2024 plan loaded");
+            tracing::info!(address = ?running.address, "zhaoshang is up: try GET /api/v1/task-forces and /api/v1/progress?year=2022");
+            wait(running).await
+        }
+        Command::Serve { role } => {
+            let listener = if role == Role::Projector {
+                None
+            } else {
+                Some(tokio::net::TcpListener::bind(cli.config.listen).await?)
+            };
+            let running = system::start(&cli.config, role, listener, shutdown.clone()).await?;
+            wait(running).await
+        }
+        Command::LoadPlan { file } => {
+            let text = match file {
+                Some(path) => {
+                    std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?
+                }
+                None => zhaoshang::plan_file::PLAN_2022_2024.to_owned(),
+            };
+            let store = zhaoshang_event_store::EventStore::connect(cli.config.event_store()).await?;
+            let service = zhaoshang_command::CommandService::new(store).await?;
+            let report = zhaoshang::plan_file::load(&service, &text, "system:plan-loader").await?;
+            println!("written: {}, already loaded: {}", report.written, report.already_loaded);
+            Ok(())
+        }
+    }
+}
+
+async fn wait(running: system::RunningSystem) -> anyhow::Result<()> {
+    for task in running.tasks {
+        task.await.context("a service task panicked")??;
+    }
+    Ok(())
+}

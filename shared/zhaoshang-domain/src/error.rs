@@ -97,11 +97,7 @@ pub fn check_happened(
 /// `date_too_early`, naming `field`.
 pub fn check_not_too_early(field: &'static str, date: chrono::NaiveDate) -> Result<(), DomainError> {
     if date < EARLIEST_DATE {
-        return Err(DomainError::invalid(
-            field,
-            "date_too_early",
-            format!("日期不能早于 {EARLIEST_DATE}"),
-        ));
+        return Err(DomainError::invalid(field, "date_too_early", format!("日期不能早于 {EARLIEST_DATE}")));
     }
     Ok(())
 }

@@ -216,14 +216,19 @@ impl Aggregate for PlanPeriod {
                 if self.adopted.is_some() {
                     return Err(DomainError::AlreadyExists { aggregate_type: Self::TYPE });
                 }
-                if !(2000..=2100).contains(&plan.first_year) || plan.last_year < plan.first_year || plan.last_year > 2100 {
+                if !(2000..=2100).contains(&plan.first_year)
+                    || plan.last_year < plan.first_year
+                    || plan.last_year > 2100
+                {
                     return Err(DomainError::invalid(
                         "last_year",
                         "year_range",
                         "规划期须在 2000 至 2100 年之间，且结束年份不早于开始年份",
                     ));
                 }
-                if let Some(year) = plan.targets.system_years.keys().find(|y| !(plan.first_year..=plan.last_year).contains(*y)) {
+                if let Some(year) =
+                    plan.targets.system_years.keys().find(|y| !(plan.first_year..=plan.last_year).contains(*y))
+                {
                     return Err(DomainError::invalid(
                         "targets.system_years",
                         "year_in_period",
@@ -328,7 +333,11 @@ impl Aggregate for LeadingGroup {
     type Command = LeadingGroupCommand;
     type Event = LeadingGroupEvent;
 
-    fn decide(&self, command: &LeadingGroupCommand, context: &DecisionContext) -> Result<LeadingGroupEvent, DomainError> {
+    fn decide(
+        &self,
+        command: &LeadingGroupCommand,
+        context: &DecisionContext,
+    ) -> Result<LeadingGroupEvent, DomainError> {
         match command {
             LeadingGroupCommand::Form(group) => {
                 if self.formed {

@@ -15,7 +15,9 @@ use crate::error::{DomainError, check_happened};
 use crate::values::{InvestmentThresholds, Name, ProjectCategory, Slug, Text, Yuan};
 
 /// Where a project stands on its path. Ordered: a later stage compares greater.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStage {
     /// 线索/推介: known and being promoted to.
@@ -285,10 +287,9 @@ impl DomainEvent for ProjectEvent {
             Self::NegotiationStarted(e) => e.on,
             Self::Signed(e) => e.on,
             Self::CompanyRegistered(e) => e.on,
-            Self::ConstructionStarted(e)
-            | Self::ProductionStarted(e)
-            | Self::ReserveEntered(e)
-            | Self::Resumed(e) => e.on,
+            Self::ConstructionStarted(e) | Self::ProductionStarted(e) | Self::ReserveEntered(e) | Self::Resumed(e) => {
+                e.on
+            }
             Self::FundsArrived(e) => e.on,
             Self::InvestmentIncreased(e) => e.on,
             Self::Stalled(e) | Self::Dropped(e) => e.on,
@@ -383,10 +384,9 @@ impl Project {
     fn check_movable(&self) -> Result<(), DomainError> {
         match self.status {
             ProjectStatus::Active => Ok(()),
-            ProjectStatus::Stalled => Err(DomainError::not_allowed(
-                "project_stalled",
-                "项目处于停滞状态，请先登记恢复推进",
-            )),
+            ProjectStatus::Stalled => {
+                Err(DomainError::not_allowed("project_stalled", "项目处于停滞状态，请先登记恢复推进"))
+            }
             ProjectStatus::Dropped => Err(DomainError::not_allowed("project_dropped", "项目已终止，不能再登记进展")),
         }
     }
@@ -481,9 +481,10 @@ impl Aggregate for Project {
                         format!("到资日期 {} 早于首次签约日期 {first_signed_on}", amount.on),
                     ));
                 }
-                let cumulative_yuan = self.funds_arrived_yuan.checked_add(amount.amount_yuan.get()).ok_or_else(|| {
-                    DomainError::invalid("amount_yuan", "amount_too_large", "累计到资金额超出可记录范围")
-                })?;
+                let cumulative_yuan =
+                    self.funds_arrived_yuan.checked_add(amount.amount_yuan.get()).ok_or_else(|| {
+                        DomainError::invalid("amount_yuan", "amount_too_large", "累计到资金额超出可记录范围")
+                    })?;
                 Ok(ProjectEvent::FundsArrived(ProjectFundsArrived {
                     on: amount.on,
                     amount_yuan: amount.amount_yuan,
@@ -501,10 +502,7 @@ impl Aggregate for Project {
                     self.check_movable()?;
                 }
                 if let Some(entered) = self.reserve_entered_on {
-                    return Err(DomainError::not_allowed(
-                        "already_in_reserve",
-                        format!("项目已于 {entered} 入库"),
-                    ));
+                    return Err(DomainError::not_allowed("already_in_reserve", format!("项目已于 {entered} 入库")));
                 }
                 check_happened("on", step.on, context.today)?;
                 Ok(ProjectEvent::ReserveEntered(step.clone()))

@@ -20,10 +20,7 @@ pub struct Scenario<A: Aggregate> {
 impl<A: Aggregate> Scenario<A> {
     /// A scenario whose "today" is `today` (`YYYY-MM-DD`).
     pub fn on(today: &str) -> Self {
-        Self {
-            state: A::default(),
-            context: DecisionContext { today: date(today) },
-        }
+        Self { state: A::default(), context: DecisionContext { today: date(today) } }
     }
 
     /// These events have happened.

@@ -51,10 +51,7 @@ fn clean_text(raw: &str, max_chars: usize) -> Result<String, ValueError> {
     }
     let count = trimmed.chars().count();
     if count > max_chars {
-        return Err(ValueError::new(
-            "text_too_long",
-            format!("最多 {max_chars} 个字符，收到 {count} 个"),
-        ));
+        return Err(ValueError::new("text_too_long", format!("最多 {max_chars} 个字符，收到 {count} 个")));
     }
     Ok(trimmed.to_owned())
 }
@@ -155,16 +152,11 @@ impl Slug {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(ValueError::new(
-                "slug_format",
-                "只能由小写英文字母、数字、下划线和连字符组成，长度 1 至 64",
-            ))
+            Err(ValueError::new("slug_format", "只能由小写英文字母、数字、下划线和连字符组成，长度 1 至 64"))
         }
     }
 
@@ -274,10 +266,7 @@ pub struct InvestmentThresholds {
 
 impl InvestmentThresholds {
     /// The thresholds of the 2022–2024 plan: 100,000,000 and 50,000,000 yuan.
-    pub const PLAN_2022_2024: Self = Self {
-        industrial: Yuan(100_000_000),
-        service: Yuan(50_000_000),
-    };
+    pub const PLAN_2022_2024: Self = Self { industrial: Yuan(100_000_000), service: Yuan(50_000_000) };
 
     /// Whether `amount` of a project of `category` reaches the threshold
     /// ("以上" includes the figure itself).

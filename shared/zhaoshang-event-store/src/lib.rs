@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_nats::jetstream::{
     self,
     consumer::{DeliverPolicy, pull::OrderedConfig},
-    context::{PublishErrorKind, GetStreamErrorKind},
+    context::{GetStreamErrorKind, PublishErrorKind},
     message::PublishMessage,
     stream::{Config as StreamConfig, DiscardPolicy, LastRawMessageErrorKind, StorageType},
 };
@@ -362,7 +362,8 @@ async fn ensure_stream(
             }
             Ok(stream)
         }
-        Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref inner) if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) => {
+        Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref inner) if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
+        {
             tracing::info!(stream = %config.stream_name, "creating the event stream");
             jetstream.create_stream(wanted).await.map_err(unavailable)
         }

@@ -149,12 +149,16 @@ impl ApiError {
                 vec![FieldViolation { field: field.clone(), rule: rule.clone(), message: message.clone() }],
                 None,
             ),
-            Self::BadRequest { rule, message, .. } => ("bad-request", "请求格式错误", message.clone(), vec![], Some((*rule).to_owned())),
+            Self::BadRequest { rule, message, .. } => {
+                ("bad-request", "请求格式错误", message.clone(), vec![], Some((*rule).to_owned()))
+            }
             Self::NotAllowed { rule, message } => {
                 ("not-allowed-now", "当前状态下不允许此操作", message.clone(), vec![], Some(rule.clone()))
             }
             Self::NotFound { what } => ("not-found", "未找到记录", format!("未找到{what}"), vec![], None),
-            Self::Conflict { rule, message } => ("conflict", "记录已被他人修改", message.clone(), vec![], Some((*rule).to_owned())),
+            Self::Conflict { rule, message } => {
+                ("conflict", "记录已被他人修改", message.clone(), vec![], Some((*rule).to_owned()))
+            }
             Self::Unavailable { .. } => (
                 "unavailable",
                 "服务暂时不可用",
@@ -169,9 +173,18 @@ impl ApiError {
                 vec![],
                 None,
             ),
-            Self::Internal(_) => ("internal", "服务器内部错误", "服务器内部错误，已记录日志，请联系系统管理员".to_owned(), vec![], None),
+            Self::Internal(_) => {
+                ("internal", "服务器内部错误", "服务器内部错误，已记录日志，请联系系统管理员".to_owned(), vec![], None)
+            }
         };
-        Problem { problem_type: format!("urn:zhaoshang:problem:{kind}"), title: title.to_owned(), status, detail, errors, rule }
+        Problem {
+            problem_type: format!("urn:zhaoshang:problem:{kind}"),
+            title: title.to_owned(),
+            status,
+            detail,
+            errors,
+            rule,
+        }
     }
 }
 
@@ -182,7 +195,9 @@ impl From<DomainError> for ApiError {
                 Self::InvalidField { field: field.to_owned(), rule: rule.to_owned(), message }
             }
             DomainError::NotAllowedNow { rule, message } => Self::NotAllowed { rule: rule.to_owned(), message },
-            DomainError::NotFound { aggregate_type } => Self::NotFound { what: aggregate_label(aggregate_type).to_owned() },
+            DomainError::NotFound { aggregate_type } => {
+                Self::NotFound { what: aggregate_label(aggregate_type).to_owned() }
+            }
             DomainError::AlreadyExists { aggregate_type } => Self::Conflict {
                 rule: "must_not_exist",
                 message: format!("{}已存在", aggregate_label(aggregate_type)),
@@ -214,9 +229,7 @@ impl IntoResponse for ApiError {
         }
         let problem = self.problem();
         let mut response = (status, axum::Json(problem)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Self::Unavailable { retry_after_seconds, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
         }
@@ -290,7 +303,9 @@ fn schema_rule(serde_message: &str) -> &'static str {
         "unknown_field"
     } else if serde_message.starts_with("unknown variant") {
         "allowed_values"
-    } else if serde_message.contains("input contains invalid characters") || serde_message.contains("premature end of input") {
+    } else if serde_message.contains("input contains invalid characters")
+        || serde_message.contains("premature end of input")
+    {
         "date_format"
     } else {
         "type"
@@ -351,9 +366,15 @@ mod tests {
 
     #[test]
     fn a_refused_value_names_its_field_and_rule() {
-        assert_eq!(field_and_rule(r#"{"amount": -1, "on": "2022-01-01", "items": []}"#), ("amount".into(), "positive_amount".into()));
+        assert_eq!(
+            field_and_rule(r#"{"amount": -1, "on": "2022-01-01", "items": []}"#),
+            ("amount".into(), "positive_amount".into())
+        );
         assert_eq!(field_and_rule(r#"{"amount": 1, "on": "2022-13-01", "items": []}"#).0, "on");
-        assert_eq!(field_and_rule(r#"{"amount": 1, "on": "2022-01-01", "items": ["a", " "]}"#), ("items[1]".into(), "required_text".into()));
+        assert_eq!(
+            field_and_rule(r#"{"amount": 1, "on": "2022-01-01", "items": ["a", " "]}"#),
+            ("items[1]".into(), "required_text".into())
+        );
         assert_eq!(field_and_rule(r#"{"on": "2022-01-01", "items": []}"#), ("amount".into(), "required".into()));
         assert_eq!(field_and_rule(r#"{"amount": 1, "on": "2022-01-01", "items": [], "x": 1}"#).1, "unknown_field");
     }

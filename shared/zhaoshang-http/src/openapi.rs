@@ -81,7 +81,8 @@ impl OpenApiBuilder {
             let mut parameters: Vec<Value> = Vec::new();
             for segment in endpoint.path.split('/') {
                 if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    parameters.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
+                    parameters
+                        .push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
                 }
             }
             for q in &endpoint.query {
@@ -106,7 +107,8 @@ impl OpenApiBuilder {
                 "responses": responses,
             });
             if let Some(schema) = &endpoint.request {
-                operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+                operation["requestBody"] =
+                    json!({"required": true, "content": {"application/json": {"schema": schema}}});
             }
             let item = paths.entry(endpoint.path.to_owned()).or_insert_with(|| json!({}));
             item[endpoint.method] = operation;

@@ -130,10 +130,11 @@ impl ReadModel {
     /// # Errors
     /// [`ReadModelError::Database`].
     pub async fn checkpoint(&self) -> Result<u64, ReadModelError> {
-        let value: Option<i64> = sqlx::query_scalar("SELECT last_sequence FROM projection_checkpoints WHERE projection = $1")
-            .bind(projection::READ_MODEL_PROJECTION)
-            .fetch_optional(&self.pool)
-            .await?;
+        let value: Option<i64> =
+            sqlx::query_scalar("SELECT last_sequence FROM projection_checkpoints WHERE projection = $1")
+                .bind(projection::READ_MODEL_PROJECTION)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
     }
 

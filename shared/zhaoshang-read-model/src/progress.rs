@@ -39,7 +39,8 @@ pub const COUNTED_MEASURES: [Measure; 15] = [
 
 /// Measures of the plan that this version does not record yet, listed in
 /// every answer so that nobody reads a missing figure as a zero.
-pub const NOT_YET_COUNTED: [Measure; 3] = [Measure::MonthlyReports, Measure::ServicePlatforms, Measure::BriefingQuarters];
+pub const NOT_YET_COUNTED: [Measure; 3] =
+    [Measure::MonthlyReports, Measure::ServicePlatforms, Measure::BriefingQuarters];
 
 /// The period a table covers.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -229,11 +230,12 @@ impl ReadModel {
             .execute(&mut *tx)
             .await
             .map_err(ReadModelError::from)?;
-        let as_of: Option<i64> = sqlx::query_scalar("SELECT last_sequence FROM projection_checkpoints WHERE projection = $1")
-            .bind(crate::projection::READ_MODEL_PROJECTION)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(ReadModelError::from)?;
+        let as_of: Option<i64> =
+            sqlx::query_scalar("SELECT last_sequence FROM projection_checkpoints WHERE projection = $1")
+                .bind(crate::projection::READ_MODEL_PROJECTION)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(ReadModelError::from)?;
         let task_forces: Vec<(String, i32, String)> =
             sqlx::query_as("SELECT id, number, name FROM task_forces ORDER BY number, id")
                 .fetch_all(&mut *tx)

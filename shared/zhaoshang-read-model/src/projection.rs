@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
+use zhaoshang_domain::EventEnvelope;
 use zhaoshang_domain::activity::{ActivityDetails, ActivityEvent};
 use zhaoshang_domain::envelope::DecodeError;
 use zhaoshang_domain::meeting::MeetingEvent;
 use zhaoshang_domain::plan::{LeadingGroupEvent, PlanPeriodEvent};
 use zhaoshang_domain::project::{AgreementKind, ProjectEvent, ProjectStage, ProjectStatus};
 use zhaoshang_domain::task_force::TaskForceEvent;
-use zhaoshang_domain::EventEnvelope;
 
 use crate::ReadModelError;
 
@@ -200,7 +200,11 @@ impl Batch {
         let patch = self.project(&id);
         patch.last_sequence = seq;
         patch.version = i64::try_from(envelope.aggregateversion).unwrap_or(i64::MAX);
-        let step = |stage: Option<ProjectStage>, on: NaiveDate, amount: Option<i64>, evidence: Option<String>, note: Option<String>| StepRow {
+        let step = |stage: Option<ProjectStage>,
+                    on: NaiveDate,
+                    amount: Option<i64>,
+                    evidence: Option<String>,
+                    note: Option<String>| StepRow {
             sequence: seq,
             project_id: id.clone(),
             event_type: envelope.short_type().to_owned(),
@@ -244,13 +248,25 @@ impl Batch {
                     }
                 }
                 let stage = s.first_signing.then_some(ProjectStage::Signed);
-                step(stage, s.on, Some(s.investment_yuan.get()), s.evidence.map(String::from), Some(enum_code(&s.agreement)))
+                step(
+                    stage,
+                    s.on,
+                    Some(s.investment_yuan.get()),
+                    s.evidence.map(String::from),
+                    Some(enum_code(&s.agreement)),
+                )
             }
             ProjectEvent::CompanyRegistered(r) => {
                 patch.stage = Some(ProjectStage::CompanyRegistered.code().to_owned());
                 patch.company_name = Some(r.company_name.to_string());
                 patch.company_registered_on = Some(r.on);
-                step(Some(ProjectStage::CompanyRegistered), r.on, None, r.evidence.map(String::from), Some(r.company_name.to_string()))
+                step(
+                    Some(ProjectStage::CompanyRegistered),
+                    r.on,
+                    None,
+                    r.evidence.map(String::from),
+                    Some(r.company_name.to_string()),
+                )
             }
             ProjectEvent::ConstructionStarted(d) => {
                 patch.stage = Some(ProjectStage::ConstructionStarted.code().to_owned());
@@ -639,8 +655,9 @@ async fn write_task_force(
     id: String,
     event: TaskForceEvent,
 ) -> Result<(), sqlx::Error> {
-    let role_history = |role: &'static str, name: String, department: Option<String>, on: NaiveDate, reason: Option<String>| {
-        sqlx::query(
+    let role_history =
+        |role: &'static str, name: String, department: Option<String>, on: NaiveDate, reason: Option<String>| {
+            sqlx::query(
             "INSERT INTO task_force_role_history (sequence, task_force_id, role, name, department, effective_on, reason)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sequence) DO NOTHING",
         )
@@ -651,7 +668,7 @@ async fn write_task_force(
         .bind(department)
         .bind(on)
         .bind(reason)
-    };
+        };
     match event {
         TaskForceEvent::Established(c) => {
             sqlx::query(
@@ -679,12 +696,24 @@ async fn write_task_force(
             role_history("convener", c.convener.to_string(), None, c.on, None).execute(&mut **tx).await?;
         }
         TaskForceEvent::ConvenerChanged(p) => {
-            sqlx::query("UPDATE task_forces SET convener = $2 WHERE id = $1").bind(&id).bind(p.name.as_str()).execute(&mut **tx).await?;
-            role_history("convener", p.name.to_string(), None, p.on, p.reason.map(String::from)).execute(&mut **tx).await?;
+            sqlx::query("UPDATE task_forces SET convener = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(p.name.as_str())
+                .execute(&mut **tx)
+                .await?;
+            role_history("convener", p.name.to_string(), None, p.on, p.reason.map(String::from))
+                .execute(&mut **tx)
+                .await?;
         }
         TaskForceEvent::DeputyConvenerChanged(p) => {
-            sqlx::query("UPDATE task_forces SET deputy_convener = $2 WHERE id = $1").bind(&id).bind(p.name.as_str()).execute(&mut **tx).await?;
-            role_history("deputy_convener", p.name.to_string(), None, p.on, p.reason.map(String::from)).execute(&mut **tx).await?;
+            sqlx::query("UPDATE task_forces SET deputy_convener = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(p.name.as_str())
+                .execute(&mut **tx)
+                .await?;
+            role_history("deputy_convener", p.name.to_string(), None, p.on, p.reason.map(String::from))
+                .execute(&mut **tx)
+                .await?;
         }
         TaskForceEvent::LiaisonAssigned(l) => {
             sqlx::query("UPDATE task_forces SET liaison_name = $2, liaison_department = $3 WHERE id = $1")
@@ -693,7 +722,9 @@ async fn write_task_force(
                 .bind(l.department.as_str())
                 .execute(&mut **tx)
                 .await?;
-            role_history("liaison", l.name.to_string(), Some(l.department.to_string()), l.on, None).execute(&mut **tx).await?;
+            role_history("liaison", l.name.to_string(), Some(l.department.to_string()), l.on, None)
+                .execute(&mut **tx)
+                .await?;
         }
         TaskForceEvent::AnnualPlanSubmitted(p) | TaskForceEvent::AnnualPlanRevised(p) => {
             sqlx::query(
@@ -743,7 +774,9 @@ pub async fn apply_batch(
     let mut batch = Batch::default();
     let mut last = checkpoint;
     for event in events.iter().filter(|e| e.sequence > checkpoint) {
-        batch.add(event.sequence, event.envelope).map_err(|source| ReadModelError::Decode { sequence: event.sequence, source })?;
+        batch
+            .add(event.sequence, event.envelope)
+            .map_err(|source| ReadModelError::Decode { sequence: event.sequence, source })?;
         last = last.max(event.sequence);
     }
     if last == checkpoint {

@@ -1,0 +1,120 @@
+//! Wiring the services together: one HTTP app for all three, or each alone.
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use zhaoshang_command::CommandService;
+use zhaoshang_event_store::EventStore;
+use zhaoshang_http::MAX_BODY_BYTES;
+use zhaoshang_projector::ProjectorConfig;
+use zhaoshang_query::QueryService;
+use zhaoshang_read_model::ReadModel;
+
+use crate::config::Config;
+
+/// Which services this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Command, projection and query services in one process.
+    All,
+    /// Only the command service (HTTP writes).
+    Command,
+    /// Only the projection service (no HTTP API).
+    Projector,
+    /// Only the query service (HTTP reads).
+    Query,
+}
+
+/// A running system.
+pub struct RunningSystem {
+    /// The address the HTTP API answers on, if it has one.
+    pub address: Option<std::net::SocketAddr>,
+    /// The command service, when this process runs it.
+    pub command: Option<CommandService>,
+    /// The event store.
+    pub store: EventStore,
+    /// The read models.
+    pub read_model: ReadModel,
+    /// The server and projector tasks.
+    pub tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    /// Cancelling it stops everything gracefully.
+    pub shutdown: CancellationToken,
+}
+
+/// Starts the services of `role`, serving HTTP on `listener`.
+///
+/// # Errors
+/// When NATS or PostgreSQL cannot be reached or set up.
+pub async fn start(
+    config: &Config,
+    role: Role,
+    listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningSystem> {
+    let store = EventStore::connect(config.event_store()).await.context("failed to open the event store")?;
+    let read_model = ReadModel::connect(&config.read_model()).await.context("failed to open the read models")?;
+    let mut tasks = Vec::new();
+    if matches!(role, Role::All | Role::Projector) {
+        let projector = zhaoshang_projector::run(
+            store.clone(),
+            read_model.clone(),
+            ProjectorConfig::for_schema(&config.schema),
+            shutdown.clone(),
+        );
+        tasks.push(tokio::spawn(projector));
+    }
+    let command = if matches!(role, Role::All | Role::Command) {
+        Some(CommandService::new(store.clone()).await.context("failed to start the command service")?)
+    } else {
+        None
+    };
+    let query = if matches!(role, Role::All | Role::Query) {
+        Some(
+            QueryService::start(read_model.clone(), shutdown.clone())
+                .await
+                .context("failed to start the query service")?,
+        )
+    } else {
+        None
+    };
+    let mut address = None;
+    if let Some(listener) = listener.filter(|_| role != Role::Projector) {
+        address = Some(listener.local_addr()?);
+        let app = app(command.clone(), query);
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await
+                .context("the HTTP server failed")
+        }));
+    }
+    Ok(RunningSystem { address, command, store, read_model, tasks, shutdown })
+}
+
+/// The HTTP app: the routers of the services this process runs, plus
+/// `/healthz` and `/openapi.json`.
+pub fn app(command: Option<CommandService>, query: Option<QueryService>) -> Router {
+    let mut docs = zhaoshang_http::openapi::OpenApiBuilder::default();
+    let mut router = Router::new().merge(zhaoshang_query::health_router());
+    if let Some(command) = command {
+        router = router.merge(zhaoshang_command::router(command));
+        docs.merge(zhaoshang_command::openapi());
+    }
+    if let Some(query) = query {
+        router = router.merge(zhaoshang_query::router(query));
+        docs.merge(zhaoshang_query::openapi());
+    }
+    let document = std::sync::Arc::new(docs.build("zhaoshang 招商", env!("CARGO_PKG_VERSION")));
+    router
+        .route("/openapi.json", get(move || async move { axum::Json((*document).clone()).into_response() }))
+        .fallback(|| async { zhaoshang_http::ApiError::NotFound { what: "该接口".to_owned() } })
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+}
