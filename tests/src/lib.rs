@@ -1,1 +1,146 @@
-//! tests
+//! The system-test harness: each test gets its own NATS stream and subject
+//! prefix and its own PostgreSQL schema, and a zhaoshang bound to a random
+//! port, so tests run in parallel against the real servers and leave nothing
+//! behind.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use zhaoshang::config::Config;
+use zhaoshang::system::{self, Role, RunningSystem};
+
+/// A running system under test.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    /// The configuration it runs with.
+    pub config: Config,
+    /// The running services.
+    pub running: RunningSystem,
+}
+
+/// A unique configuration: own stream, subject prefix and schema.
+pub fn unique_config() -> Config {
+    let id = Uuid::new_v4().simple().to_string();
+    Config {
+        nats_url: std::env::var("ZHAOSHANG_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        database_url: std::env::var("ZHAOSHANG_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        schema: format!("test_{id}"),
+        stream: format!("TEST_{}", id.to_uppercase()),
+        subject_prefix: format!("t{id}.ev"),
+        replicas: 1,
+        duplicate_window_hours: 1,
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        data_dir: std::env::temp_dir().join("zhaoshang-test"),
+    }
+}
+
+/// Starts the services of `role` with a fresh configuration.
+pub async fn spawn(role: Role) -> TestApp {
+    spawn_with(unique_config(), role).await
+}
+
+/// Starts the services of `role` with `config`.
+pub async fn spawn_with(config: Config, role: Role) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+    let running = system::start(&config, role, Some(listener), CancellationToken::new()).await.expect("system starts");
+    let base = running.address.map(|a| format!("http://{a}")).unwrap_or_default();
+    TestApp { base, client: reqwest::Client::new(), config, running }
+}
+
+/// Starts everything and loads the 2022–2024 plan.
+pub async fn spawn_with_plan() -> TestApp {
+    let app = spawn(Role::All).await;
+    let command = app.running.command.clone().expect("command service runs");
+    zhaoshang::plan_file::load(&command, zhaoshang::plan_file::PLAN_2022_2024, "test").await.expect("plan loads");
+    app
+}
+
+/// A response: status, body and headers.
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The JSON body (Null when empty or not JSON).
+    pub body: Value,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// The consistency token of an accepted command.
+    pub fn sequence(&self) -> u64 {
+        self.body["sequence"].as_u64().unwrap_or_else(|| panic!("no sequence in {} {}", self.status, self.body))
+    }
+}
+
+impl TestApp {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("request is sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        Answer { status, body, headers }
+    }
+
+    /// POSTs a command, with optional idempotency key and expected version.
+    pub async fn command(&self, method: &str, path: &str, body: &Value, key: Option<&str>, if_match: Option<u64>) -> Answer {
+        let url = format!("{}{path}", self.base);
+        let mut request = if method == "put" { self.client.put(url) } else { self.client.post(url) };
+        request = request.json(body).header("x-actor", "tester");
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        if let Some(version) = if_match {
+            request = request.header("if-match", format!("\"{version}\""));
+        }
+        self.send(request).await
+    }
+
+    /// POSTs a command that must be accepted, and returns its answer.
+    pub async fn post_ok(&self, path: &str, body: &Value) -> Answer {
+        let answer = self.command("post", path, body, None, None).await;
+        assert!(answer.status.is_success(), "POST {path} failed: {} {}", answer.status, answer.body);
+        answer
+    }
+
+    /// GETs a path, waiting for the read models to reach `token` first.
+    pub async fn get(&self, path: &str, token: Option<u64>) -> Answer {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let url = match token {
+            Some(t) => format!("{}{path}{separator}consistent_with={t}&wait_ms=10000", self.base),
+            None => format!("{}{path}", self.base),
+        };
+        self.send(self.client.get(url)).await
+    }
+
+    /// How many events the test's stream holds.
+    pub async fn events_in_stream(&self) -> u64 {
+        self.running.store.last_sequence().await.expect("stream info")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.running.shutdown.cancel();
+        for task in &self.running.tasks {
+            task.abort();
+        }
+        let (jetstream, stream) = (self.running.store.jetstream().clone(), self.config.stream.clone());
+        let read_model = self.running.read_model.clone();
+        // Drop cannot await: clean up on a thread with a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(5), jetstream.delete_stream(&stream)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(5), read_model.drop_schema()).await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
