@@ -89,7 +89,14 @@ impl TestApp {
     }
 
     /// POSTs a command, with optional idempotency key and expected version.
-    pub async fn command(&self, method: &str, path: &str, body: &Value, key: Option<&str>, if_match: Option<u64>) -> Answer {
+    pub async fn command(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+        key: Option<&str>,
+        if_match: Option<u64>,
+    ) -> Answer {
         let url = format!("{}{path}", self.base);
         let mut request = if method == "put" { self.client.put(url) } else { self.client.post(url) };
         request = request.json(body).header("x-actor", "tester");

@@ -8,7 +8,8 @@ async fn the_plan_loads_every_task_force_exactly_and_loading_twice_adds_nothing(
     let events = app.events_in_stream().await;
     assert_eq!(events, 10, "one plan period, one leading group, eight task forces");
     let command = app.running.command.clone().expect("command service");
-    let again = zhaoshang::plan_file::load(&command, zhaoshang::plan_file::PLAN_2022_2024, "test").await.expect("reload");
+    let again =
+        zhaoshang::plan_file::load(&command, zhaoshang::plan_file::PLAN_2022_2024, "test").await.expect("reload");
     assert_eq!((again.written, again.already_loaded), (0, 10));
     assert_eq!(app.events_in_stream().await, events);
 
@@ -16,10 +17,19 @@ async fn the_plan_loads_every_task_force_exactly_and_loading_twice_adds_nothing(
     let task_forces = answer.body.as_array().expect("a list");
     assert_eq!(task_forces.len(), 8);
     let names: Vec<&str> = task_forces.iter().map(|t| t["name"].as_str().unwrap_or_default()).collect();
-    assert_eq!(names, [
-        "汽车产业链招商专班", "机械装备制造产业链招商专班", "大健康和文旅体育产业链招商专班", "生物医药产业链招商专班",
-        "绿色环保产业链科技招商专班", "数字经济产业链招商专班", "现代农业产业链招商专班", "电子信息产业链招商专班",
-    ]);
+    assert_eq!(
+        names,
+        [
+            "汽车产业链招商专班",
+            "机械装备制造产业链招商专班",
+            "大健康和文旅体育产业链招商专班",
+            "生物医药产业链招商专班",
+            "绿色环保产业链科技招商专班",
+            "数字经济产业链招商专班",
+            "现代农业产业链招商专班",
+            "电子信息产业链招商专班",
+        ]
+    );
     let auto = &task_forces[0];
     assert_eq!((auto["convener"].as_str(), auto["deputy_convener"].as_str()), (Some("李荣军"), Some("刘文烽")));
     assert_eq!(auto["lead_department"], "市科学技术局重大科");

@@ -21,7 +21,10 @@ fn on(step: &'static str, date: &str) -> (&'static str, Value) {
 }
 
 fn cell<'a>(row: &'a Value, measure: &str) -> &'a Value {
-    row["cells"].as_array().and_then(|c| c.iter().find(|c| c["measure"] == measure)).unwrap_or_else(|| panic!("no {measure} in {row}"))
+    row["cells"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["measure"] == measure))
+        .unwrap_or_else(|| panic!("no {measure} in {row}"))
 }
 
 fn actual(row: &Value, measure: &str) -> u64 {
@@ -37,15 +40,66 @@ async fn the_progress_table_counts_as_the_plan_says() {
     let app = spawn_with_plan().await;
     let neg = on("negotiation", "2021-12-01");
     // Automotive: p1 qualifies (industrial 120M) and starts in 2022.
-    project(&app, "p1", "automotive", "industrial", &[neg.clone(), sign("2022-05-01", "contract", 120_000_000), ("company-registration", json!({"on": "2022-06-01", "company_name": "柳州示例有限公司"})), on("construction-start", "2022-09-01"), on("reserve-entry", "2022-05-02")]).await;
+    project(
+        &app,
+        "p1",
+        "automotive",
+        "industrial",
+        &[
+            neg.clone(),
+            sign("2022-05-01", "contract", 120_000_000),
+            ("company-registration", json!({"on": "2022-06-01", "company_name": "柳州示例有限公司"})),
+            on("construction-start", "2022-09-01"),
+            on("reserve-entry", "2022-05-02"),
+        ],
+    )
+    .await;
     // p2: a service project below 50M does not qualify.
-    project(&app, "p2", "automotive", "service", &[neg.clone(), sign("2022-06-01", "contract", 40_000_000), on("reserve-entry", "2022-06-02")]).await;
+    project(
+        &app,
+        "p2",
+        "automotive",
+        "service",
+        &[neg.clone(), sign("2022-06-01", "contract", 40_000_000), on("reserve-entry", "2022-06-02")],
+    )
+    .await;
     // p3: framework then contract: counted once, in the year of the first signing.
-    project(&app, "p3", "automotive", "industrial", &[neg.clone(), sign("2022-07-01", "framework", 150_000_000), sign("2022-08-01", "contract", 160_000_000)]).await;
+    project(
+        &app,
+        "p3",
+        "automotive",
+        "industrial",
+        &[neg.clone(), sign("2022-07-01", "framework", 150_000_000), sign("2022-08-01", "contract", 160_000_000)],
+    )
+    .await;
     // p4: signed in 2021, started in 2022: a start of 2022, not a project led in in 2022.
-    project(&app, "p4", "automotive", "industrial", &[neg.clone(), sign("2021-12-15", "contract", 200_000_000), ("company-registration", json!({"on": "2022-01-05", "company_name": "柳州四号有限公司"})), on("construction-start", "2022-03-01")]).await;
+    project(
+        &app,
+        "p4",
+        "automotive",
+        "industrial",
+        &[
+            neg.clone(),
+            sign("2021-12-15", "contract", 200_000_000),
+            ("company-registration", json!({"on": "2022-01-05", "company_name": "柳州四号有限公司"})),
+            on("construction-start", "2022-03-01"),
+        ],
+    )
+    .await;
     // Machinery: p5 qualifies (service 60M), is dropped later, still counts in its signing year.
-    project(&app, "p5", "machinery", "service", &[neg.clone(), sign("2022-02-01", "contract", 60_000_000), on("reserve-entry", "2022-02-02"), ("drop", json!({"on": "2022-10-01", "reason": "投资方战略调整"}))]).await;
+    project(
+        &app,
+        "p5",
+        "machinery",
+        "service",
+        &[
+            neg.clone(),
+            sign("2022-02-01", "contract", 60_000_000),
+            on("reserve-entry", "2022-02-02"),
+            ("drop", json!({"on": "2022-10-01", "reason": "投资方战略调整"})),
+        ],
+    )
+    .await;
 
     let e = |name: &str, role: &str| json!({"name": name, "role": role});
     app.post_ok("/api/v1/activities/held", &json!({"task_force_id": "automotive", "kind": "going_out", "title": "赴上海招商", "on": "2022-04-01", "led_by_principal_leader": true, "destination_cities": ["上海"]})).await;
@@ -54,8 +108,16 @@ async fn the_progress_table_counts_as_the_plan_says() {
     app.post_ok("/api/v1/activities/held", &json!({"task_force_id": "automotive", "kind": "online", "title": "不见面", "on": "2022-07-10", "enterprises": [e("C1", "chain_leader"), e("C2", "chain_leader"), e("E5", "target")]})).await;
     let planned = app.post_ok("/api/v1/activities", &json!({"task_force_id": "automotive", "kind": "going_out", "title": "计划后取消", "on": "2022-08-01", "destination_cities": ["深圳"]})).await;
     let cancelled_id = planned.body["aggregate_id"].as_str().expect("id").to_owned();
-    app.post_ok(&format!("/api/v1/activities/{cancelled_id}/cancellation"), &json!({"on": "2022-07-20", "reason": "日程冲突"})).await;
-    app.post_ok("/api/v1/activities", &json!({"task_force_id": "automotive", "kind": "online", "title": "只计划未举办", "on": "2022-11-01"})).await;
+    app.post_ok(
+        &format!("/api/v1/activities/{cancelled_id}/cancellation"),
+        &json!({"on": "2022-07-20", "reason": "日程冲突"}),
+    )
+    .await;
+    app.post_ok(
+        "/api/v1/activities",
+        &json!({"task_force_id": "automotive", "kind": "online", "title": "只计划未举办", "on": "2022-11-01"}),
+    )
+    .await;
     app.post_ok("/api/v1/activities/held", &json!({"task_force_id": "machinery", "kind": "online", "title": "机械不见面", "on": "2022-08-10", "enterprises": [e("C1", "chain_leader"), e("C3", "chain_leader")]})).await;
 
     let dock = |enterprise: &str, role: &str, date: &str| json!({"enterprise": enterprise, "enterprise_role": role, "method": "going_out", "on": date});
@@ -114,7 +176,11 @@ async fn the_progress_table_counts_as_the_plan_says() {
     assert_eq!(cell(&period.body["total"], "projects_led_in")["target"], 15);
     assert_eq!(cell(&period.body["total"], "projects_led_in")["target_source"], "system_cumulative");
     assert_eq!(cell(row(&period.body, "automotive"), "projects_led_in")["target"], 3);
-    assert_eq!(actual(row(&period.body, "automotive"), "target_enterprises_docked"), 3, "E7 docked in 2023 counts in the period");
+    assert_eq!(
+        actual(row(&period.body, "automotive"), "target_enterprises_docked"),
+        3,
+        "E7 docked in 2023 counts in the period"
+    );
     assert_eq!(actual(&period.body["total"], "projects_started"), 2);
 
     let bad = app.get("/api/v1/progress?year=22", None).await;

@@ -4,7 +4,6 @@ use serde_json::json;
 use zhaoshang::system::Role;
 use zhaoshang_tests::{spawn, spawn_with_plan};
 
-
 fn lead(task_force: &str, name: &str) -> serde_json::Value {
     json!({"task_force_id": task_force, "name": name, "investor": "广西示例投资有限公司", "category": "industrial",
            "owner": "李荣军", "on": "2022-03-01"})
@@ -79,12 +78,48 @@ async fn invalid_input_is_refused_with_its_field_and_rule_and_writes_nothing() {
     body["on"] = json!("2999-01-01");
     let cases = [
         ("post", "/api/v1/projects", body, "on", "not_in_future"),
-        ("post", "/api/v1/projects", json!({"task_force_id": "automotive", "name": "x", "investor": "y", "category": "mining", "owner": "z", "on": "2022-01-01"}), "category", "allowed_values"),
-        ("post", "/api/v1/projects", json!({"task_force_id": "automotive", "name": "  ", "investor": "y", "category": "service", "owner": "z", "on": "2022-01-01"}), "name", "required_text"),
-        ("post", "/api/v1/projects", json!({"task_force_id": "automotive", "name": "x", "investor": "y", "category": "service", "owner": "z", "on": "2022-01-01", "planned_investment_yuan": -5}), "planned_investment_yuan", "positive_amount"),
-        ("post", "/api/v1/projects", json!({"task_force_id": "automotive", "name": "x", "investor": "y", "category": "service", "owner": "z", "on": "2022-01-01", "surprise": 1}), "surprise", "unknown_field"),
-        ("post", "/api/v1/activities/held", json!({"task_force_id": "automotive", "kind": "online", "title": "线上对接", "on": "2022-05-01", "led_by_principal_leader": true}), "led_by_principal_leader", "leader_led_only_going_out"),
-        ("post", "/api/v1/meetings", json!({"kind": "joint", "on": "2022-05-01", "title": "联席会"}), "task_force_id", "task_force_required"),
+        (
+            "post",
+            "/api/v1/projects",
+            json!({"task_force_id": "automotive", "name": "x", "investor": "y", "category": "mining", "owner": "z", "on": "2022-01-01"}),
+            "category",
+            "allowed_values",
+        ),
+        (
+            "post",
+            "/api/v1/projects",
+            json!({"task_force_id": "automotive", "name": "  ", "investor": "y", "category": "service", "owner": "z", "on": "2022-01-01"}),
+            "name",
+            "required_text",
+        ),
+        (
+            "post",
+            "/api/v1/projects",
+            json!({"task_force_id": "automotive", "name": "x", "investor": "y", "category": "service", "owner": "z", "on": "2022-01-01", "planned_investment_yuan": -5}),
+            "planned_investment_yuan",
+            "positive_amount",
+        ),
+        (
+            "post",
+            "/api/v1/projects",
+            json!({"task_force_id": "automotive", "name": "x", "investor": "y", "category": "service", "owner": "z", "on": "2022-01-01", "surprise": 1}),
+            "surprise",
+            "unknown_field",
+        ),
+        (
+            "post",
+            "/api/v1/activities/held",
+            json!({"task_force_id": "automotive", "kind": "online", "title": "线上对接", "on": "2022-05-01", "led_by_principal_leader": true}),
+            "led_by_principal_leader",
+            "leader_led_only_going_out",
+        ),
+        (
+            "post",
+            "/api/v1/meetings",
+            json!({"kind": "joint", "on": "2022-05-01", "title": "联席会"}),
+            "task_force_id",
+            "task_force_required",
+        ),
     ];
     for (method, path, body, field, rule) in cases {
         let answer = app.command(method, path, &body, None, None).await;
@@ -93,12 +128,27 @@ async fn invalid_input_is_refused_with_its_field_and_rule_and_writes_nothing() {
         assert_eq!(answer.body["errors"][0]["field"], field, "{}", answer.body);
         assert_eq!(answer.body["errors"][0]["rule"], rule, "{}", answer.body);
     }
-    let not_json = app.client.post(format!("{}/api/v1/projects", app.base)).header("content-type", "application/json").body("{oops").send().await.expect("sent");
+    let not_json = app
+        .client
+        .post(format!("{}/api/v1/projects", app.base))
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(not_json.status(), 400);
     // Signing a project that was never negotiated is a rule of state, not of a field.
     let lead_answer = app.command("put", "/api/v1/projects/p-order", &lead("automotive", "顺序项目"), None, None).await;
     assert_eq!(lead_answer.status, 201);
-    let sign = app.command("post", "/api/v1/projects/p-order/signings", &json!({"on": "2022-05-01", "agreement": "contract", "investment_yuan": 200000000}), None, None).await;
+    let sign = app
+        .command(
+            "post",
+            "/api/v1/projects/p-order/signings",
+            &json!({"on": "2022-05-01", "agreement": "contract", "investment_yuan": 200000000}),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(sign.status, 422);
     assert_eq!(sign.body["rule"], "stage_order");
     assert_eq!(app.events_in_stream().await, before + 1, "only the valid lead was written");

@@ -42,21 +42,11 @@ async fn consumer(
 ) -> anyhow::Result<async_nats::jetstream::consumer::Consumer<pull::Config>> {
     let checkpoint = read_model.checkpoint().await.context("failed to read the projection checkpoint")?;
     let stream = store.stream();
-    if let Ok(mut existing) = stream.get_consumer::<pull::Config>(&config.durable_name).await {
-        let info = existing.info().await.context("failed to read the consumer's state")?;
-        // The consumer may have been acknowledged past the checkpoint if the
-        // read models were reset or restored from an older backup: start over
-        // from the checkpoint, or events would be missed.
-        if info.ack_floor.stream_sequence <= checkpoint {
-            return Ok(existing);
-        }
-        tracing::warn!(
-            consumer = %config.durable_name,
-            ack_floor = info.ack_floor.stream_sequence,
-            checkpoint,
-            "consumer is ahead of the read models; recreating it from the checkpoint"
-        );
-        stream.delete_consumer(&config.durable_name).await.context("failed to delete the stale consumer")?;
+    // Start from the checkpoint every time: messages a previous run had
+    // fetched but not acknowledged would otherwise come back only after the
+    // acknowledgement timeout, behind newer ones.
+    if stream.get_consumer::<pull::Config>(&config.durable_name).await.is_ok() {
+        stream.delete_consumer(&config.durable_name).await.context("failed to reset the projector's consumer")?;
     }
     let deliver_policy = if checkpoint == 0 {
         DeliverPolicy::All
@@ -89,7 +79,22 @@ pub async fn run(
     config: ProjectorConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer = consumer(&store, &read_model, &config).await?;
+    loop {
+        let consumer = consumer(&store, &read_model, &config).await?;
+        if !consume(consumer, &read_model, &config, &shutdown).await? {
+            return Ok(());
+        }
+        tracing::warn!("events arrived out of order; re-reading from the checkpoint");
+    }
+}
+
+/// Consumes until shutdown (false) or until a batch had a gap (true).
+async fn consume(
+    consumer: async_nats::jetstream::consumer::Consumer<pull::Config>,
+    read_model: &ReadModel,
+    config: &ProjectorConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<bool> {
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(config.max_batch)
@@ -137,13 +142,16 @@ pub async fn run(
                 Err(error) => {
                     tracing::error!(%error, retry_in_ms = delay.as_millis(), "failed to apply a batch; retrying");
                     tokio::select! {
-                        () = shutdown.cancelled() => return Ok(()),
+                        () = shutdown.cancelled() => return Ok(false),
                         () = tokio::time::sleep(delay) => {}
                     }
                     delay = (delay * 2).min(Duration::from_secs(10));
                 }
             }
         };
+        if checkpoint < events.last().map_or(0, |e| e.sequence) {
+            return Ok(true);
+        }
         if let Some(last) = batch.last() {
             if let Err(error) = last.ack().await {
                 // Harmless: the redelivered events are at or below the checkpoint.
@@ -153,5 +161,5 @@ pub async fn run(
         tracing::debug!(events = batch.len(), checkpoint, "batch applied");
     }
     tracing::info!("projector stopped");
-    Ok(())
+    Ok(false)
 }

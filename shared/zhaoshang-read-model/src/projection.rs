@@ -773,7 +773,14 @@ pub async fn apply_batch(
     let checkpoint = u64::try_from(checkpoint).unwrap_or(0);
     let mut batch = Batch::default();
     let mut last = checkpoint;
+    // The stream never deletes, so its sequences are contiguous: an event
+    // after a gap means earlier ones are still in flight (redelivered after a
+    // crash). Apply only up to the gap; the projector then re-reads from the
+    // checkpoint.
     for event in events.iter().filter(|e| e.sequence > checkpoint) {
+        if event.sequence != last + 1 {
+            break;
+        }
         batch
             .add(event.sequence, event.envelope)
             .map_err(|source| ReadModelError::Decode { sequence: event.sequence, source })?;
