@@ -50,7 +50,7 @@ async fn a_projector_killed_mid_stream_and_restarted_leaves_every_count_exact() 
     let read_model = app.running.read_model.clone();
     let shutdown = CancellationToken::new();
     let query = QueryService::start(read_model.clone(), shutdown.clone()).await.expect("listener");
-    let config = ProjectorConfig { durable_name: format!("{}-projector", app.config.schema), max_batch: 7 };
+    let config = ProjectorConfig { max_batch: 7, ..ProjectorConfig::for_schema(&app.config.schema) };
 
     // First run: killed (aborted, as a crash would) once it is part way.
     let first =

@@ -140,9 +140,14 @@ impl<A: Aggregate> Loaded<A> {
 }
 
 /// Executes commands on aggregates of one type.
+///
+/// Each cached aggregate sits behind its own async lock: commands on one
+/// aggregate in this process take turns (they would conflict anyway), while
+/// commands on different aggregates run in parallel, and a state is updated
+/// in place instead of being copied for every command.
 pub struct AggregateRepository<A: Aggregate> {
     store: EventStore,
-    cache: Mutex<HashMap<String, Arc<Loaded<A>>>>,
+    cache: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Loaded<A>>>>>,
 }
 
 impl<A: Aggregate> AggregateRepository<A> {
@@ -151,50 +156,54 @@ impl<A: Aggregate> AggregateRepository<A> {
         Self { store, cache: Mutex::new(HashMap::new()) }
     }
 
-    fn cached(&self, id: &str) -> Option<Arc<Loaded<A>>> {
-        self.cache.lock().expect("cache lock poisoned").get(id).cloned()
-    }
-
-    fn remember(&self, id: &str, loaded: Loaded<A>) {
+    fn entry(&self, id: &str) -> Arc<tokio::sync::Mutex<Loaded<A>>> {
         let mut cache = self.cache.lock().expect("cache lock poisoned");
+        if let Some(entry) = cache.get(id) {
+            return entry.clone();
+        }
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
-        match cache.get(id) {
-            // A concurrent command may have cached a newer state already.
-            Some(existing) if existing.last_sequence >= loaded.last_sequence => {}
-            _ => {
-                cache.insert(id.to_owned(), Arc::new(loaded));
-            }
+        let entry = Arc::new(tokio::sync::Mutex::new(Loaded::new()));
+        cache.insert(id.to_owned(), entry.clone());
+        entry
+    }
+
+    fn forget_if_empty(&self, id: &str) {
+        let mut cache = self.cache.lock().expect("cache lock poisoned");
+        let empty = cache.get(id).and_then(|e| e.try_lock().ok().map(|l| l.version == 0)).unwrap_or(false);
+        if empty {
+            cache.remove(id);
         }
     }
 
-    fn forget(&self, id: &str) {
-        self.cache.lock().expect("cache lock poisoned").remove(id);
-    }
-
-    async fn refresh(&self, id: &str, mut loaded: Loaded<A>) -> Result<Loaded<A>, EventStoreError> {
+    async fn refresh(&self, id: &str, loaded: &mut Loaded<A>) -> Result<(), EventStoreError> {
         let subject = self.store.subject(A::TYPE, id);
         for stored in self.store.read_subject_after(&subject, loaded.last_sequence).await? {
             loaded.apply_stored(&stored)?;
         }
-        if loaded.version > 0 {
-            self.remember(id, loaded.clone());
-        }
-        Ok(loaded)
+        Ok(())
     }
 
-    /// The current state of an aggregate, from the stream.
+    /// The current state of an aggregate and its version, from the stream.
     ///
     /// # Errors
     /// [`EventStoreError`] when the stream cannot be read.
     pub async fn load(&self, id: &str) -> Result<(A, u64), EventStoreError> {
-        let start = self.cached(id).map(|l| (*l).clone()).unwrap_or_else(Loaded::new);
-        let loaded = self.refresh(id, start).await?;
-        Ok((loaded.state, loaded.version))
+        let entry = self.entry(id);
+        let mut loaded = entry.lock().await;
+        self.refresh(id, &mut loaded).await?;
+        let answer = (loaded.state.clone(), loaded.version);
+        drop(loaded);
+        self.forget_if_empty(id);
+        Ok(answer)
     }
 
     /// Decides `command` on aggregate `id` and appends its event.
+    ///
+    /// An aggregate this process has never seen is first decided as new:
+    /// a creating command is then appended at once with "no event yet" as
+    /// its expectation, and only if the stream disagrees is the history read.
     ///
     /// # Errors
     /// [`CommandError::Domain`] when the rules refuse it (nothing written);
@@ -208,10 +217,29 @@ impl<A: Aggregate> AggregateRepository<A> {
         command: &A::Command,
         request: &RequestContext,
     ) -> Result<Outcome, CommandError> {
-        let (mut loaded, mut fresh) = match self.cached(id) {
-            Some(cached) => ((*cached).clone(), false),
-            None => (self.refresh(id, Loaded::new()).await?, true),
-        };
+        let entry = self.entry(id);
+        let mut loaded = entry.lock().await;
+        let result = self.execute_locked(id, &mut loaded, command, request).await;
+        if result.is_err() && !matches!(result, Err(CommandError::Domain(_) | CommandError::VersionConflict { .. })) {
+            // The append may or may not have been stored: read the history
+            // again next time.
+            *loaded = Loaded::new();
+        }
+        drop(loaded);
+        self.forget_if_empty(id);
+        result
+    }
+
+    async fn execute_locked(
+        &self,
+        id: &str,
+        loaded: &mut Loaded<A>,
+        command: &A::Command,
+        request: &RequestContext,
+    ) -> Result<Outcome, CommandError> {
+        // Another instance may have written since this state was cached: it
+        // is trusted for deciding, never for refusing.
+        let mut fresh = false;
         for _ in 0..MAX_ATTEMPTS {
             if let Some(accepted) = request.idempotency_key.as_ref().and_then(|k| loaded.keys.get(k)) {
                 return Ok(Outcome { accepted: accepted.clone(), replayed: true });
@@ -219,7 +247,7 @@ impl<A: Aggregate> AggregateRepository<A> {
             if let Some(expected) = request.expected_version {
                 if expected != loaded.version {
                     if !fresh {
-                        loaded = self.refresh(id, loaded).await?;
+                        self.refresh(id, loaded).await?;
                         fresh = true;
                         continue;
                     }
@@ -228,10 +256,8 @@ impl<A: Aggregate> AggregateRepository<A> {
             }
             let event = match loaded.state.decide(command, &request.decision) {
                 Ok(event) => event,
-                // The cache may be behind another instance's writes: only a
-                // refusal against the stream's latest state is final.
                 Err(_) if !fresh => {
-                    loaded = self.refresh(id, loaded).await?;
+                    self.refresh(id, loaded).await?;
                     fresh = true;
                     continue;
                 }
@@ -252,8 +278,8 @@ impl<A: Aggregate> AggregateRepository<A> {
             };
             match self.store.append(&envelope, loaded.last_sequence, &message_id).await {
                 Ok(appended) if appended.duplicate => {
-                    // A concurrent retry with the same key was written first:
-                    // answer with that event.
+                    // The same key was written first by a concurrent retry
+                    // (perhaps through another instance): answer with that event.
                     let first = self.store.get(appended.sequence).await?;
                     self.refresh(id, loaded).await?;
                     return Ok(Outcome { accepted: CommandAccepted::from_stored(&first), replayed: true });
@@ -261,20 +287,13 @@ impl<A: Aggregate> AggregateRepository<A> {
                 Ok(appended) => {
                     let stored = StoredEvent { sequence: appended.sequence, envelope };
                     loaded.apply(&stored, &event);
-                    let accepted = CommandAccepted::from_stored(&stored);
-                    self.remember(id, loaded);
-                    return Ok(Outcome { accepted, replayed: false });
+                    return Ok(Outcome { accepted: CommandAccepted::from_stored(&stored), replayed: false });
                 }
                 Err(EventStoreError::Conflict { .. }) => {
-                    loaded = self.refresh(id, loaded).await?;
+                    self.refresh(id, loaded).await?;
                     fresh = true;
                 }
-                Err(error) => {
-                    // The append may or may not have been stored: the cache
-                    // can no longer be trusted for this aggregate.
-                    self.forget(id);
-                    return Err(error.into());
-                }
+                Err(error) => return Err(error.into()),
             }
         }
         Err(CommandError::VersionConflict { expected: request.expected_version, actual: loaded.version })

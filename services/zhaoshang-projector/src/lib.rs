@@ -12,12 +12,14 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use futures::{FutureExt as _, StreamExt as _};
 use tokio_util::sync::CancellationToken;
 use zhaoshang_event_store::{EventStore, StoredEvent, decode};
 use zhaoshang_read_model::ReadModel;
-use zhaoshang_read_model::projection::EventToApply;
+use zhaoshang_read_model::ReadModelError;
+use zhaoshang_read_model::projection::{EventToApply, PreparedBatch, Written, prepare};
 
 /// How the projector consumes.
 #[derive(Debug, Clone)]
@@ -26,12 +28,18 @@ pub struct ProjectorConfig {
     pub durable_name: String,
     /// Most events applied in one transaction.
     pub max_batch: usize,
+    /// How long a batch waits for more events once it has one.
+    pub collect_window: Duration,
 }
 
 impl ProjectorConfig {
     /// The configuration for the read models in `schema`.
     pub fn for_schema(schema: &str) -> Self {
-        Self { durable_name: format!("zhaoshang-read-model-{schema}"), max_batch: 2000 }
+        Self {
+            durable_name: format!("zhaoshang-read-model-{schema}"),
+            max_batch: 4000,
+            collect_window: Duration::from_millis(2),
+        }
     }
 }
 
@@ -39,7 +47,7 @@ async fn consumer(
     store: &EventStore,
     read_model: &ReadModel,
     config: &ProjectorConfig,
-) -> anyhow::Result<async_nats::jetstream::consumer::Consumer<pull::Config>> {
+) -> anyhow::Result<(async_nats::jetstream::consumer::Consumer<pull::Config>, u64)> {
     let checkpoint = read_model.checkpoint().await.context("failed to read the projection checkpoint")?;
     let stream = store.stream();
     // Start from the checkpoint every time: messages a previous run had
@@ -65,6 +73,7 @@ async fn consumer(
             ..Default::default()
         })
         .await
+        .map(|consumer| (consumer, checkpoint))
         .context("failed to create the projector's consumer")
 }
 
@@ -80,17 +89,55 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     loop {
-        let consumer = consumer(&store, &read_model, &config).await?;
-        if !consume(consumer, &read_model, &config, &shutdown).await? {
+        let (consumer, checkpoint) = consumer(&store, &read_model, &config).await?;
+        tracing::info!(consumer = %config.durable_name, checkpoint, "projector started");
+        if !consume(consumer, checkpoint, &read_model, &config, &shutdown).await? {
+            tracing::info!("projector stopped");
             return Ok(());
         }
-        tracing::warn!("events arrived out of order; re-reading from the checkpoint");
+        tracing::warn!("the read models and the stream disagree on where to go on; re-reading from the checkpoint");
     }
 }
 
-/// Consumes until shutdown (false) or until a batch had a gap (true).
+/// A batch being written, with the message that acknowledges it. Dropping
+/// it (the projector stopped or was aborted) aborts the write, as a crash
+/// would: the transaction is rolled back or committed whole, never half.
+struct InFlight(tokio::task::JoinHandle<anyhow::Result<(Written, Option<jetstream::Message>)>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Waits for the batch being written; acknowledges it once committed.
+/// Returns false when the checkpoint was not where the batch expected.
+async fn settle(mut in_flight: InFlight) -> anyhow::Result<bool> {
+    let (written, last_message) = (&mut in_flight.0).await.context("the batch writer failed")??;
+    match written {
+        Written::Applied(_) => {
+            if let Some(message) = last_message {
+                // With AckPolicy::All this acknowledges the whole batch. A
+                // lost acknowledgement is harmless: the redelivered events are
+                // at or below the checkpoint and are skipped.
+                if let Err(error) = message.ack().await {
+                    tracing::warn!(%error, "failed to acknowledge a batch; it will be redelivered and skipped");
+                }
+            }
+            Ok(true)
+        }
+        Written::CheckpointMoved(_) => Ok(false),
+    }
+}
+
+/// Consumes until shutdown (false) or until the stream and the checkpoint
+/// disagree (true: start again from the checkpoint).
+///
+/// Two batches are in hand at a time: while one is written to PostgreSQL,
+/// the next is received, decoded and folded into rows.
 async fn consume(
     consumer: async_nats::jetstream::consumer::Consumer<pull::Config>,
+    mut after: u64,
     read_model: &ReadModel,
     config: &ProjectorConfig,
     shutdown: &CancellationToken,
@@ -102,7 +149,7 @@ async fn consume(
         .messages()
         .await
         .context("failed to start consuming the event stream")?;
-    tracing::info!(consumer = %config.durable_name, "projector started");
+    let mut in_flight: Option<InFlight> = None;
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -116,9 +163,20 @@ async fn consume(
                 continue;
             }
         };
+        // Take what is ready, then wait a little for more: under load this
+        // fills large batches (one transaction for thousands of events); at
+        // light load it costs at most `collect_window` of latency.
+        let deadline = tokio::time::Instant::now() + config.collect_window;
         while batch.len() < config.max_batch {
-            match messages.next().now_or_never() {
-                Some(Some(Ok(message))) => batch.push(message),
+            let next = match messages.next().now_or_never() {
+                Some(next) => next,
+                None => match tokio::time::timeout_at(deadline, messages.next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+            };
+            match next {
+                Some(Ok(message)) => batch.push(message),
                 _ => break,
             }
         }
@@ -128,38 +186,73 @@ async fn consume(
                 message.info().map_err(|e| anyhow::anyhow!("{e}")).context("message without metadata")?.stream_sequence;
             events.push(decode(sequence, &message.payload).context("the projector stopped at an unreadable event")?);
         }
+        let batch_end = events.last().map_or(after, |e| e.sequence);
         let to_apply: Vec<EventToApply<'_>> =
             events.iter().map(|e| EventToApply { sequence: e.sequence, envelope: &e.envelope }).collect();
-        let mut delay = Duration::from_millis(100);
-        let checkpoint = loop {
-            match read_model.apply_batch(&to_apply).await {
-                Ok(checkpoint) => break checkpoint,
-                Err(zhaoshang_read_model::ReadModelError::Decode { sequence, source }) => {
-                    return Err(anyhow::anyhow!(
-                        "the projector stopped at event {sequence}, which it cannot read: {source}"
-                    ));
-                }
-                Err(error) => {
-                    tracing::error!(%error, retry_in_ms = delay.as_millis(), "failed to apply a batch; retrying");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return Ok(false),
-                        () = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
+        let prepared = match prepare(&to_apply, after) {
+            Ok(prepared) => prepared,
+            Err(ReadModelError::Decode { sequence, source }) => {
+                return Err(anyhow::anyhow!(
+                    "the projector stopped at event {sequence}, which it cannot read: {source}"
+                ));
             }
+            Err(other) => return Err(other.into()),
         };
-        if checkpoint < events.last().map_or(0, |e| e.sequence) {
+        // The previous batch must be committed before this one is written.
+        if let Some(previous) = in_flight.take() {
+            if !settle(previous).await? {
+                return Ok(true);
+            }
+        }
+        let Some(prepared) = prepared else {
+            // Only redeliveries of events already applied: acknowledge them.
+            if let Some(message) = batch.pop() {
+                let _ = message.ack().await;
+            }
+            continue;
+        };
+        let gap = prepared.last_sequence() < batch_end;
+        after = prepared.last_sequence();
+        let last_message = if gap { None } else { batch.pop() };
+        in_flight = Some(InFlight(tokio::spawn(write_with_retry(
+            read_model.clone(),
+            prepared,
+            last_message,
+            shutdown.clone(),
+        ))));
+        if gap {
+            settle(in_flight.take().expect("just set")).await?;
             return Ok(true);
         }
-        if let Some(last) = batch.last() {
-            if let Err(error) = last.ack().await {
-                // Harmless: the redelivered events are at or below the checkpoint.
-                tracing::warn!(%error, "failed to acknowledge a batch; it will be redelivered and skipped");
+    }
+    if let Some(previous) = in_flight.take() {
+        settle(previous).await?;
+    }
+    Ok(false)
+}
+
+/// Writes a batch, retrying with backoff while PostgreSQL is unavailable.
+async fn write_with_retry(
+    read_model: ReadModel,
+    prepared: PreparedBatch,
+    last_message: Option<jetstream::Message>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(Written, Option<jetstream::Message>)> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match read_model.write_prepared(&prepared).await {
+            Ok(written) => {
+                tracing::debug!(checkpoint = prepared.last_sequence(), "batch applied");
+                return Ok((written, last_message));
+            }
+            Err(error) => {
+                tracing::error!(%error, retry_in_ms = delay.as_millis(), "failed to apply a batch; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => anyhow::bail!("stopped while PostgreSQL was unavailable"),
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
-        tracing::debug!(events = batch.len(), checkpoint, "batch applied");
     }
-    tracing::info!("projector stopped");
-    Ok(false)
 }

@@ -149,13 +149,64 @@ impl EventEnvelope {
 
     /// Recomputes the hash over the canonical encoding of every field but `hash`.
     pub fn compute_hash(&self) -> String {
-        let mut value = serde_json::to_value(self).expect("envelopes always serialise to JSON");
-        if let Value::Object(map) = &mut value {
-            map.remove("hash");
+        hex::encode(Sha256::digest(self.canonical_bytes()))
+    }
+
+    /// The canonical encoding the hash covers: every field but `hash`, in
+    /// one pass and without copying the payload. It equals
+    /// [`write_canonical_json`] over the envelope as a JSON value (a test
+    /// holds the two together): the view below lists the members in sorted
+    /// order, serde_json writes no white space, escapes strings as JCS does,
+    /// and keeps a payload's object members sorted (its `preserve_order`
+    /// feature is off in this workspace).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct CanonicalView<'a> {
+            actor: &'a str,
+            aggregateid: &'a str,
+            aggregatetype: &'a str,
+            aggregateversion: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            causationid: Option<Uuid>,
+            correlationid: Uuid,
+            data: &'a Value,
+            datacontenttype: &'a str,
+            id: Uuid,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            idempotencykey: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            occurredat: Option<NaiveDate>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            prevhash: Option<&'a str>,
+            schemaversion: u32,
+            source: &'a str,
+            specversion: &'a str,
+            subject: &'a str,
+            time: DateTime<Utc>,
+            #[serde(rename = "type")]
+            event_type: &'a str,
         }
-        let mut canonical = String::with_capacity(512);
-        write_canonical_json(&value, &mut canonical);
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+        let view = CanonicalView {
+            actor: &self.actor,
+            aggregateid: &self.aggregateid,
+            aggregatetype: &self.aggregatetype,
+            aggregateversion: self.aggregateversion,
+            causationid: self.causationid,
+            correlationid: self.correlationid,
+            data: &self.data,
+            datacontenttype: &self.datacontenttype,
+            id: self.id,
+            idempotencykey: self.idempotencykey.as_deref(),
+            occurredat: self.occurredat,
+            prevhash: self.prevhash.as_deref(),
+            schemaversion: self.schemaversion,
+            source: &self.source,
+            specversion: &self.specversion,
+            subject: &self.subject,
+            time: self.time,
+            event_type: &self.event_type,
+        };
+        serde_json::to_vec(&view).expect("envelopes always serialise to JSON")
     }
 
     /// Reads the payload as the domain event of its aggregate type, through
@@ -277,6 +328,33 @@ mod tests {
         let mut out = String::new();
         write_canonical_json(&value, &mut out);
         assert_eq!(out, r#"{"A":{"y":"\"","z":-5},"a":[true,null,"柳州\n\u0001"],"b":1}"#);
+    }
+
+    #[test]
+    fn the_one_pass_encoding_equals_the_canonical_writer() {
+        let metadata = EventMetadata {
+            actor: "联络员 \"甲\"\t\u{1}".to_owned(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: Some(Uuid::now_v7()),
+            idempotency_key: Some("key/1".to_owned()),
+            recorded_at: Utc::now(),
+        };
+        let event = crate::meeting::MeetingEvent::Convened(crate::meeting::RecordMeetingConvened {
+            kind: crate::values::MeetingKind::Joint,
+            task_force_id: Some(crate::values::Slug::parse("automotive").expect("slug")),
+            on: NaiveDate::from_ymd_opt(2022, 3, 1).expect("date"),
+            title: crate::values::Name::parse("联席会\\第一次").expect("name"),
+            attendees: vec![crate::values::Name::parse("柳南区科学技术局").expect("name")],
+            minutes: Some(crate::values::Text::parse("纪要\n第二行\t é 😀 \u{2028}").expect("text")),
+        });
+        for previous in [None, Some("ab".repeat(32))] {
+            let envelope = EventEnvelope::seal("meeting", "m-1", 2, previous, &event, &metadata);
+            let mut value = serde_json::to_value(&envelope).expect("value");
+            value.as_object_mut().expect("object").remove("hash");
+            let mut canonical = String::new();
+            write_canonical_json(&value, &mut canonical);
+            assert_eq!(String::from_utf8(envelope.canonical_bytes()).expect("utf-8"), canonical);
+        }
     }
 
     #[test]

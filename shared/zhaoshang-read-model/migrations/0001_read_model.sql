@@ -11,10 +11,12 @@ CREATE TABLE projection_checkpoints (
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
 
--- Every event, as the audit and supervision queries read them.
+-- Every event, as the audit and supervision queries read them. The payload
+-- is kept as `json` (text checked once), not `jsonb`: it is read back whole,
+-- never searched inside, and `json` costs a fraction to write.
 CREATE TABLE event_log (
     sequence          bigint PRIMARY KEY,
-    event_id          uuid NOT NULL UNIQUE,
+    event_id          uuid NOT NULL,
     event_type        text NOT NULL,
     aggregate_type    text NOT NULL,
     aggregate_id      text NOT NULL,
@@ -25,7 +27,7 @@ CREATE TABLE event_log (
     correlation_id    uuid NOT NULL,
     prev_hash         text,
     hash              text NOT NULL,
-    data              jsonb NOT NULL
+    data              json NOT NULL
 );
 CREATE INDEX event_log_aggregate ON event_log (aggregate_type, aggregate_id, sequence);
 

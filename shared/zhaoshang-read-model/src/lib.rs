@@ -8,6 +8,7 @@
 //! Each deployment (and each test) lives in its own PostgreSQL schema, set as
 //! the connections' `search_path`, so many can share one database.
 
+mod copy;
 pub mod progress;
 pub mod projection;
 pub mod queries;
@@ -130,12 +131,7 @@ impl ReadModel {
     /// # Errors
     /// [`ReadModelError::Database`].
     pub async fn checkpoint(&self) -> Result<u64, ReadModelError> {
-        let value: Option<i64> =
-            sqlx::query_scalar("SELECT last_sequence FROM projection_checkpoints WHERE projection = $1")
-                .bind(projection::READ_MODEL_PROJECTION)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+        projection::read_checkpoint(&self.pool).await
     }
 
     /// Applies a batch of events (see [`projection::apply_batch`]).
@@ -144,6 +140,17 @@ impl ReadModel {
     /// As [`projection::apply_batch`].
     pub async fn apply_batch(&self, events: &[projection::EventToApply<'_>]) -> Result<u64, ReadModelError> {
         projection::apply_batch(&self.pool, &self.notify_channel(), events).await
+    }
+
+    /// Writes a prepared batch (see [`projection::write_prepared`]).
+    ///
+    /// # Errors
+    /// As [`projection::write_prepared`].
+    pub async fn write_prepared(
+        &self,
+        prepared: &projection::PreparedBatch,
+    ) -> Result<projection::Written, ReadModelError> {
+        projection::write_prepared(&self.pool, &self.notify_channel(), prepared).await
     }
 
     /// Drops the schema and everything in it. For tests and scratch rebuilds.

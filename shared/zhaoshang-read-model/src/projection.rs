@@ -21,6 +21,7 @@ use zhaoshang_domain::project::{AgreementKind, ProjectEvent, ProjectStage, Proje
 use zhaoshang_domain::task_force::TaskForceEvent;
 
 use crate::ReadModelError;
+use crate::copy::CopyRows;
 
 /// The name under which the read models' checkpoint is kept.
 pub const READ_MODEL_PROJECTION: &str = "read_model";
@@ -96,21 +97,18 @@ struct StepRow {
 /// The rows one batch of events turns into.
 #[derive(Default)]
 struct Batch {
-    log: Vec<EventLogRow>,
+    /// Event-log rows, already in COPY form.
+    log: CopyRows,
     project_order: Vec<String>,
     projects: HashMap<String, ProjectPatch>,
-    steps: Vec<StepRow>,
+    /// Project-step rows, already in COPY form.
+    steps: CopyRows,
     activity_order: Vec<String>,
     activities: HashMap<String, ActivityPatch>,
     meetings: Vec<(String, &'static str, Option<String>, NaiveDate, String, Value, Option<String>, i64)>,
     dockings: Vec<(i64, String, String, String, String, NaiveDate, Value, Option<String>)>,
     /// Rare events (plans, task forces), applied one statement each, in order.
     singles: Vec<(i64, SingleEvent)>,
-}
-
-struct EventLogRow {
-    sequence: i64,
-    envelope: EventEnvelope,
 }
 
 enum SingleEvent {
@@ -191,7 +189,7 @@ impl Batch {
             }
             other => return Err(DecodeError::UnknownType(format!("aggregate type {other}"))),
         }
-        self.log.push(EventLogRow { sequence: seq, envelope: envelope.clone() });
+        self.add_log_row(seq, envelope);
         Ok(())
     }
 
@@ -308,7 +306,7 @@ impl Batch {
                 step(None, r.on, None, None, Some(r.reason.into()))
             }
         };
-        self.steps.push(row);
+        self.add_step_row(&row);
     }
 
     fn add_activity(&mut self, seq: i64, id: &str, event: ActivityEvent) {
@@ -337,46 +335,46 @@ impl Batch {
         }
     }
 
-    async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-        self.write_log(tx).await?;
+    async fn write(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        self.log.send(
+            tx,
+            "COPY event_log (sequence, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, actor,
+                 occurred_on, recorded_at, correlation_id, prev_hash, hash, data) FROM STDIN",
+        )
+        .await?;
         self.write_projects(tx).await?;
-        self.write_steps(tx).await?;
+        self.steps
+            .send(
+                tx,
+                "COPY project_steps (sequence, project_id, event_type, stage, occurred_on, amount_yuan, evidence,
+                     note, recorded_at, actor) FROM STDIN",
+            )
+            .await?;
         self.write_activities(tx).await?;
         self.write_meetings_and_dockings(tx).await?;
-        for (seq, single) in self.singles {
-            write_single(tx, seq, single).await?;
+        for (seq, single) in &self.singles {
+            write_single(tx, *seq, single).await?;
         }
         Ok(())
     }
 
-    async fn write_log(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-        if self.log.is_empty() {
-            return Ok(());
-        }
-        let rows = &self.log;
-        sqlx::query(
-            "INSERT INTO event_log (sequence, event_id, event_type, aggregate_type, aggregate_id, aggregate_version,
-                 actor, occurred_on, recorded_at, correlation_id, prev_hash, hash, data)
-             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                 $7::text[], $8::date[], $9::timestamptz[], $10::uuid[], $11::text[], $12::text[], $13::jsonb[])
-             ON CONFLICT (sequence) DO NOTHING",
-        )
-        .bind(rows.iter().map(|r| r.sequence).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.event_type.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.aggregatetype.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.aggregateid.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| i64::try_from(r.envelope.aggregateversion).unwrap_or(i64::MAX)).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.actor.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.occurredat).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.time).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.correlationid).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.prevhash.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.hash.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.envelope.data.clone()).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    fn add_log_row(&mut self, sequence: i64, e: &EventEnvelope) {
+        let data = serde_json::to_string(&e.data).expect("JSON values always serialise");
+        self.log
+            .plain(Some(sequence))
+            .plain(Some(e.id))
+            .text(Some(&e.event_type))
+            .text(Some(&e.aggregatetype))
+            .text(Some(&e.aggregateid))
+            .plain(Some(e.aggregateversion))
+            .text(Some(&e.actor))
+            .plain(e.occurredat)
+            .text(Some(&e.time.to_rfc3339()))
+            .plain(Some(e.correlationid))
+            .text(e.prevhash.as_deref())
+            .text(Some(&e.hash))
+            .text(Some(&data));
+        self.log.end_row();
     }
 
     async fn write_projects(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
@@ -459,36 +457,19 @@ impl Batch {
         Ok(())
     }
 
-    async fn write_steps(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-        if self.steps.is_empty() {
-            return Ok(());
-        }
-        let s = &self.steps;
-        macro_rules! col {
-            ($field:ident) => {
-                s.iter().map(|x| x.$field.clone()).collect::<Vec<_>>()
-            };
-        }
-        sqlx::query(
-            "INSERT INTO project_steps (sequence, project_id, event_type, stage, occurred_on, amount_yuan, evidence,
-                 note, recorded_at, actor)
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::date[], $6::bigint[],
-                 $7::text[], $8::text[], $9::timestamptz[], $10::text[])
-             ON CONFLICT (sequence) DO NOTHING",
-        )
-        .bind(col!(sequence))
-        .bind(col!(project_id))
-        .bind(col!(event_type))
-        .bind(col!(stage))
-        .bind(col!(occurred_on))
-        .bind(col!(amount_yuan))
-        .bind(col!(evidence))
-        .bind(col!(note))
-        .bind(col!(recorded_at))
-        .bind(col!(actor))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    fn add_step_row(&mut self, step: &StepRow) {
+        self.steps
+            .plain(Some(step.sequence))
+            .text(Some(&step.project_id))
+            .text(Some(&step.event_type))
+            .text(step.stage.as_deref())
+            .plain(Some(step.occurred_on))
+            .plain(step.amount_yuan)
+            .text(step.evidence.as_deref())
+            .text(step.note.as_deref())
+            .text(Some(&step.recorded_at.to_rfc3339()))
+            .text(Some(&step.actor));
+        self.steps.end_row();
     }
 
     async fn write_activities(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
@@ -606,7 +587,7 @@ impl Batch {
     }
 }
 
-async fn write_single(tx: &mut Transaction<'_, Postgres>, seq: i64, event: SingleEvent) -> Result<(), sqlx::Error> {
+async fn write_single(tx: &mut Transaction<'_, Postgres>, seq: i64, event: &SingleEvent) -> Result<(), sqlx::Error> {
     match event {
         SingleEvent::PlanPeriod(id, PlanPeriodEvent::Adopted(p)) => {
             sqlx::query(
@@ -652,8 +633,8 @@ async fn write_single(tx: &mut Transaction<'_, Postgres>, seq: i64, event: Singl
 async fn write_task_force(
     tx: &mut Transaction<'_, Postgres>,
     seq: i64,
-    id: String,
-    event: TaskForceEvent,
+    id: &str,
+    event: &TaskForceEvent,
 ) -> Result<(), sqlx::Error> {
     let role_history =
         |role: &'static str, name: String, department: Option<String>, on: NaiveDate, reason: Option<String>| {
@@ -662,7 +643,7 @@ async fn write_task_force(
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sequence) DO NOTHING",
         )
         .bind(seq)
-        .bind(id.clone())
+        .bind(id.to_owned())
         .bind(role)
         .bind(name)
         .bind(department)
@@ -701,7 +682,7 @@ async fn write_task_force(
                 .bind(p.name.as_str())
                 .execute(&mut **tx)
                 .await?;
-            role_history("convener", p.name.to_string(), None, p.on, p.reason.map(String::from))
+            role_history("convener", p.name.to_string(), None, p.on, p.reason.clone().map(String::from))
                 .execute(&mut **tx)
                 .await?;
         }
@@ -711,7 +692,7 @@ async fn write_task_force(
                 .bind(p.name.as_str())
                 .execute(&mut **tx)
                 .await?;
-            role_history("deputy_convener", p.name.to_string(), None, p.on, p.reason.map(String::from))
+            role_history("deputy_convener", p.name.to_string(), None, p.on, p.reason.clone().map(String::from))
                 .execute(&mut **tx)
                 .await?;
         }
@@ -749,18 +730,69 @@ async fn write_task_force(
     Ok(())
 }
 
-/// Applies a batch of events in one transaction with the checkpoint; events
-/// at or below the checkpoint are skipped. Returns the checkpoint after it.
+/// A batch decoded and folded into rows, ready to be written: the CPU part
+/// of applying, done while the previous batch is being written.
+pub struct PreparedBatch {
+    /// The checkpoint the batch follows.
+    after: u64,
+    /// The last sequence in the batch.
+    last: u64,
+    batch: Batch,
+}
+
+impl PreparedBatch {
+    /// The last sequence the batch covers.
+    pub fn last_sequence(&self) -> u64 {
+        self.last
+    }
+}
+
+/// Decodes and folds the events after `after` into rows. The stream never
+/// deletes, so its sequences are contiguous: an event after a gap means
+/// earlier ones are still in flight (redelivered after a crash), so the
+/// batch stops at the first gap. `None` when nothing follows `after`.
 ///
 /// # Errors
-/// [`ReadModelError::Database`] when PostgreSQL fails (nothing is applied);
-/// [`ReadModelError::Decode`] when an event cannot be read (nothing is applied).
-pub async fn apply_batch(
+/// [`ReadModelError::Decode`] when an event cannot be read.
+pub fn prepare(events: &[EventToApply<'_>], after: u64) -> Result<Option<PreparedBatch>, ReadModelError> {
+    let mut batch = Batch::default();
+    let mut last = after;
+    for event in events.iter().filter(|e| e.sequence > after) {
+        if event.sequence != last + 1 {
+            break;
+        }
+        batch
+            .add(event.sequence, event.envelope)
+            .map_err(|source| ReadModelError::Decode { sequence: event.sequence, source })?;
+        last = event.sequence;
+    }
+    Ok((last > after).then_some(PreparedBatch { after, last, batch }))
+}
+
+/// What writing a prepared batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The batch was written; the checkpoint is now this.
+    Applied(u64),
+    /// The checkpoint was not where the batch expected it (another writer,
+    /// or a restore): nothing was written; prepare again from this one.
+    CheckpointMoved(u64),
+}
+
+/// Writes a prepared batch in one transaction with the checkpoint.
+///
+/// # Errors
+/// [`ReadModelError::Database`] when PostgreSQL fails (nothing is applied).
+pub async fn write_prepared(
     pool: &sqlx::PgPool,
     notify_channel: &str,
-    events: &[EventToApply<'_>],
-) -> Result<u64, ReadModelError> {
+    prepared: &PreparedBatch,
+) -> Result<Written, ReadModelError> {
     let mut tx = pool.begin().await?;
+    // Read models are derived data, checkpointed with their rows: a commit
+    // lost in a database crash takes its checkpoint with it and is simply
+    // applied again. So the projector need not wait for the WAL flush.
+    sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
     sqlx::query("INSERT INTO projection_checkpoints (projection, last_sequence) VALUES ($1, 0) ON CONFLICT DO NOTHING")
         .bind(READ_MODEL_PROJECTION)
         .execute(&mut *tx)
@@ -771,26 +803,12 @@ pub async fn apply_batch(
             .fetch_one(&mut *tx)
             .await?;
     let checkpoint = u64::try_from(checkpoint).unwrap_or(0);
-    let mut batch = Batch::default();
-    let mut last = checkpoint;
-    // The stream never deletes, so its sequences are contiguous: an event
-    // after a gap means earlier ones are still in flight (redelivered after a
-    // crash). Apply only up to the gap; the projector then re-reads from the
-    // checkpoint.
-    for event in events.iter().filter(|e| e.sequence > checkpoint) {
-        if event.sequence != last + 1 {
-            break;
-        }
-        batch
-            .add(event.sequence, event.envelope)
-            .map_err(|source| ReadModelError::Decode { sequence: event.sequence, source })?;
-        last = last.max(event.sequence);
+    if checkpoint != prepared.after {
+        tx.rollback().await?;
+        return Ok(Written::CheckpointMoved(checkpoint));
     }
-    if last == checkpoint {
-        tx.commit().await?;
-        return Ok(checkpoint);
-    }
-    batch.write(&mut tx).await?;
+    let last = prepared.last;
+    prepared.batch.write(&mut tx).await?;
     let last_i64 = i64::try_from(last).expect("stream sequences fit in i64");
     sqlx::query("UPDATE projection_checkpoints SET last_sequence = $2, updated_at = now() WHERE projection = $1")
         .bind(READ_MODEL_PROJECTION)
@@ -799,5 +817,40 @@ pub async fn apply_batch(
         .await?;
     sqlx::query("SELECT pg_notify($1, $2)").bind(notify_channel).bind(last.to_string()).execute(&mut *tx).await?;
     tx.commit().await?;
-    Ok(last)
+    Ok(Written::Applied(last))
+}
+
+/// Applies a batch of events: skips those at or below the checkpoint, stops
+/// at a gap, and writes the rest with the checkpoint in one transaction.
+/// Returns the checkpoint after it.
+///
+/// # Errors
+/// [`ReadModelError::Database`] when PostgreSQL fails (nothing is applied);
+/// [`ReadModelError::Decode`] when an event cannot be read (nothing is applied).
+pub async fn apply_batch(
+    pool: &sqlx::PgPool,
+    notify_channel: &str,
+    events: &[EventToApply<'_>],
+) -> Result<u64, ReadModelError> {
+    let mut checkpoint = read_checkpoint(pool).await?;
+    loop {
+        let Some(prepared) = prepare(events, checkpoint)? else { return Ok(checkpoint) };
+        match write_prepared(pool, notify_channel, &prepared).await? {
+            Written::Applied(last) => return Ok(last),
+            Written::CheckpointMoved(moved) => checkpoint = moved,
+        }
+    }
+}
+
+/// The read models' checkpoint.
+///
+/// # Errors
+/// [`ReadModelError::Database`].
+pub async fn read_checkpoint(pool: &sqlx::PgPool) -> Result<u64, ReadModelError> {
+    let value: Option<i64> =
+        sqlx::query_scalar("SELECT last_sequence FROM projection_checkpoints WHERE projection = $1")
+            .bind(READ_MODEL_PROJECTION)
+            .fetch_optional(pool)
+            .await?;
+    Ok(value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
 }
