@@ -3,8 +3,6 @@
 //! port, so tests run in parallel against the real servers and leave nothing
 //! behind.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +34,7 @@ pub fn unique_config() -> Config {
         subject_prefix: format!("t{id}.ev"),
         replicas: 1,
         duplicate_window_hours: 1,
+        ready_lag: 10_000,
         listen: "127.0.0.1:0".parse().expect("valid address"),
         data_dir: std::env::temp_dir().join("zhaoshang-test"),
     }
@@ -138,16 +137,38 @@ impl Drop for TestApp {
         for task in &self.running.tasks {
             task.abort();
         }
-        let (jetstream, stream) = (self.running.store.jetstream().clone(), self.config.stream.clone());
-        let read_model = self.running.read_model.clone();
-        // Drop cannot await: clean up on a thread with a runtime of its own.
+        // Drop cannot await, and the test's runtime is blocked while it
+        // runs: clean up on a thread with a runtime and connections of its own.
+        let config = self.config.clone();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(5), jetstream.delete_stream(&stream)).await;
-                let _ = tokio::time::timeout(Duration::from_secs(5), read_model.drop_schema()).await;
-            });
+            runtime.block_on(remove_test_data(&config));
         });
         let _ = cleanup.join();
+    }
+}
+
+/// Deletes a test's stream and schema.
+pub async fn remove_test_data(config: &Config) {
+    use sqlx::Connection as _;
+    if let Ok(client) = async_nats::connect(&config.nats_url).await {
+        let jetstream = async_nats::jetstream::new(client);
+        if let Err(error) = jetstream.delete_stream(&config.stream).await {
+            eprintln!("could not delete test stream {}: {error}", config.stream);
+        }
+    }
+    match sqlx::PgConnection::connect(&config.database_url).await {
+        Ok(mut connection) => {
+            // The test's own connections may sit in an aborted transaction
+            // that their (now blocked) runtime will never roll back.
+            let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1";
+            let name = zhaoshang_read_model::ReadModel::application_name(&config.schema);
+            let _ = sqlx::query(terminate).bind(name).execute(&mut connection).await;
+            let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", config.schema);
+            if let Err(error) = sqlx::query(&drop).execute(&mut connection).await {
+                eprintln!("could not drop test schema {}: {error}", config.schema);
+            }
+        }
+        Err(error) => eprintln!("could not connect to drop test schema {}: {error}", config.schema),
     }
 }

@@ -153,3 +153,58 @@ async fn invalid_input_is_refused_with_its_field_and_rule_and_writes_nothing() {
     assert_eq!(sign.body["rule"], "stage_order");
     assert_eq!(app.events_in_stream().await, before + 1, "only the valid lead was written");
 }
+
+#[tokio::test]
+async fn the_projection_lag_is_visible_and_makes_the_service_not_ready() {
+    // Commands are written with no projector running, so the lag is exact.
+    let writer = spawn(Role::Command).await;
+    for i in 0..3 {
+        let answer =
+            writer.command("post", "/api/v1/projects", &lead("automotive", &format!("滞后项目{i}")), None, None).await;
+        assert_eq!(answer.status, 201);
+    }
+    let mut config = writer.config.clone();
+    config.ready_lag = 2;
+    let reader = zhaoshang_tests::spawn_with(config, Role::Query).await;
+    let status = reader.get("/api/v1/projections", None).await;
+    assert_eq!(status.body["checkpoint"], 0);
+    assert_eq!(status.body["stream_last_sequence"], 3);
+    assert_eq!(status.body["lag"], 3);
+    let ready = reader.get("/readyz", None).await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.body["reason"], "projection_lag");
+    // A query that asks for a write the read models have not reached says so, instead of answering stale.
+    let behind = reader
+        .client
+        .get(format!("{}/api/v1/projects?consistent_with=3&wait_ms=50", reader.base))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(behind.status(), 503);
+    assert!(behind.headers().contains_key("retry-after"));
+
+    let caught_up = spawn(Role::All).await;
+    let answer = caught_up.command("post", "/api/v1/projects", &lead("automotive", "就绪项目"), None, None).await;
+    caught_up.get("/api/v1/projects", Some(answer.sequence())).await;
+    let status = caught_up.get("/api/v1/projections", None).await;
+    assert_eq!(status.body["lag"], 0);
+    assert_eq!(caught_up.get("/readyz", None).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_test_system_leaves_nothing_behind() {
+    let app = spawn(Role::All).await;
+    app.post_ok("/api/v1/projects", &lead("automotive", "清理项目")).await;
+    let config = app.config.clone();
+    drop(app);
+    let client = async_nats::connect(&config.nats_url).await.expect("nats");
+    let stream = async_nats::jetstream::new(client).get_stream(&config.stream).await;
+    assert!(stream.is_err(), "the test's stream is gone");
+    let pool = sqlx::PgPool::connect(&config.database_url).await.expect("postgres");
+    let schemas: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(&config.schema)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(schemas, 0, "the test's schema is gone");
+}

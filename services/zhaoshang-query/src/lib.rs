@@ -19,6 +19,7 @@ use axum::routing::get;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use zhaoshang_event_store::EventStore;
 use zhaoshang_http::ApiError;
 use zhaoshang_http::openapi::{Endpoint, OpenApiBuilder, QueryParam};
 use zhaoshang_read_model::progress::{ProgressError, ProgressTable, parse_period};
@@ -38,7 +39,14 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 pub struct QueryService {
     read_model: ReadModel,
     checkpoint: watch::Receiver<u64>,
+    /// The event stream, to measure how far the read models lag behind it.
+    store: Option<EventStore>,
+    /// The largest lag at which the service still calls itself ready.
+    ready_lag: u64,
 }
+
+/// The lag, in events, above which `/readyz` answers 503 by default.
+pub const DEFAULT_READY_LAG: u64 = 10_000;
 
 impl QueryService {
     /// Starts following the projector's checkpoint and returns the service.
@@ -90,7 +98,16 @@ impl QueryService {
                 }
             }
         });
-        Ok(Self { read_model, checkpoint: receiver })
+        Ok(Self { read_model, checkpoint: receiver, store: None, ready_lag: DEFAULT_READY_LAG })
+    }
+
+    /// Measures the projection lag against `store`, and declares the service
+    /// not ready when the lag exceeds `ready_lag` events.
+    #[must_use]
+    pub fn with_event_store(mut self, store: EventStore, ready_lag: u64) -> Self {
+        self.store = Some(store);
+        self.ready_lag = ready_lag;
+        self
     }
 
     /// The read models.
@@ -339,10 +356,59 @@ async fn progress(
 pub struct ProjectionStatus {
     /// The last stream sequence applied to the read models.
     pub checkpoint: u64,
+    /// The stream's last sequence, when the event store is reachable.
+    pub stream_last_sequence: Option<u64>,
+    /// Events recorded but not yet visible to queries.
+    pub lag: Option<u64>,
+}
+
+async fn projection_status(s: &QueryService) -> Result<ProjectionStatus, ApiError> {
+    let checkpoint = s.read_model.checkpoint().await.map_err(database)?;
+    let stream_last_sequence = match &s.store {
+        Some(store) => match store.last_sequence().await {
+            Ok(last) => Some(last),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the stream's last sequence");
+                None
+            }
+        },
+        None => None,
+    };
+    let lag = stream_last_sequence.map(|last| last.saturating_sub(checkpoint));
+    Ok(ProjectionStatus { checkpoint, stream_last_sequence, lag })
 }
 
 async fn projections(State(s): State<QueryService>) -> Result<Json<ProjectionStatus>, ApiError> {
-    Ok(Json(ProjectionStatus { checkpoint: s.read_model.checkpoint().await.map_err(database)? }))
+    projection_status(&s).await.map(Json)
+}
+
+/// Whether the service can answer queries well: PostgreSQL and NATS
+/// answer, and the read models are not too far behind the stream.
+async fn readyz(State(s): State<QueryService>) -> Response {
+    let status = match projection_status(&s).await {
+        Ok(status) => status,
+        Err(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "not_ready", "reason": "postgresql"})),
+            )
+                .into_response();
+        }
+    };
+    let reason = match (s.store.is_some(), status.lag) {
+        (true, None) => Some("nats"),
+        (_, Some(lag)) if lag > s.ready_lag => Some("projection_lag"),
+        _ => None,
+    };
+    let code = if reason.is_some() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let body = serde_json::json!({
+        "status": if reason.is_some() { "not_ready" } else { "ready" },
+        "reason": reason,
+        "checkpoint": status.checkpoint,
+        "lag": status.lag,
+        "ready_lag": s.ready_lag,
+    });
+    (code, Json(body)).into_response()
 }
 
 async fn healthz() -> Response {
@@ -362,6 +428,7 @@ pub fn router(service: QueryService) -> Router {
         .route("/api/v1/meetings", get(meetings))
         .route("/api/v1/progress", get(progress))
         .route("/api/v1/projections", get(projections))
+        .route("/readyz", get(readyz))
         .with_state(service)
 }
 
@@ -468,7 +535,18 @@ pub fn openapi() -> OpenApiBuilder {
         vec![q("year", "单个年份，如 2022", "integer"), q("period", "起止年份，如 2022-2024", "string")],
     );
     let r = docs.schema::<ProjectionStatus>();
-    add(&mut docs, "/api/v1/projections", "运行", "读模型已应用到的事件序号", r, vec![]);
+    add(&mut docs, "/api/v1/projections", "运行", "读模型已应用到的事件序号、事件流最新序号与滞后量", r, vec![]);
+    docs.add(Endpoint {
+        method: "get",
+        path: "/readyz",
+        tag: "运行",
+        summary: "就绪检查：数据库、事件流可用且读模型滞后不超过上限",
+        request: None,
+        response: None,
+        status: 200,
+        query: vec![],
+        headers: vec![],
+    });
     docs.add(Endpoint {
         method: "get",
         path: "/healthz",

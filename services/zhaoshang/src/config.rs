@@ -34,6 +34,9 @@ pub struct Config {
     /// Address the HTTP API listens on.
     #[arg(long, env = "ZHAOSHANG_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Projection lag, in events, above which /readyz answers 503.
+    #[arg(long, env = "ZHAOSHANG_READY_LAG", default_value_t = 10_000)]
+    pub ready_lag: u64,
     /// Where `zhaoshang up` keeps a local NATS and PostgreSQL it had to start.
     #[arg(long, env = "ZHAOSHANG_DATA_DIR", default_value = ".zhaoshang")]
     pub data_dir: PathBuf,

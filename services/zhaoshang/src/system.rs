@@ -78,7 +78,8 @@ pub async fn start(
         Some(
             QueryService::start(read_model.clone(), shutdown.clone())
                 .await
-                .context("failed to start the query service")?,
+                .context("failed to start the query service")?
+                .with_event_store(store.clone(), config.ready_lag),
         )
     } else {
         None

@@ -88,7 +88,9 @@ impl ReadModel {
     pub async fn connect(config: &ReadModelConfig) -> Result<Self, ReadModelError> {
         check_schema_name(&config.schema)?;
         let options: PgConnectOptions = config.database_url.parse()?;
-        let options = options.application_name("zhaoshang");
+        // Named after the schema, so an operator (or a test's clean-up) can
+        // tell this deployment's connections apart in pg_stat_activity.
+        let options = options.application_name(&Self::application_name(&config.schema));
         {
             let mut connection = sqlx::PgConnection::connect_with(&options).await?;
             connection.execute(format!("CREATE SCHEMA IF NOT EXISTS {}", config.schema).as_str()).await?;
@@ -109,6 +111,11 @@ impl ReadModel {
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool, schema: config.schema.clone() })
+    }
+
+    /// The PostgreSQL `application_name` of the connections for `schema`.
+    pub fn application_name(schema: &str) -> String {
+        format!("zhaoshang:{schema}")
     }
 
     /// The connection pool.
