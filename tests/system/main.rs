@@ -1,5 +1,6 @@
 //! System tests against the real NATS JetStream and PostgreSQL.
 
+mod local_servers;
 mod plan;
 mod progress;
 mod projector;

@@ -54,9 +54,66 @@ fn postgres_bin_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// Whether this process runs as root (PostgreSQL refuses to).
 fn is_root() -> bool {
-    std::env::var("USER").map(|u| u == "root").unwrap_or(false)
-        || std::env::var("HOME").map(|h| h == "/root").unwrap_or(false)
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The servers [`ensure`] had to start, so they can be stopped again.
+#[derive(Default)]
+pub struct LocalServers {
+    nats: Option<tokio::process::Child>,
+    postgres: Option<PostgresCluster>,
+}
+
+struct PostgresCluster {
+    pg_ctl: PathBuf,
+    cluster: PathBuf,
+    as_postgres: bool,
+}
+
+impl LocalServers {
+    /// Whether anything was started.
+    pub fn started_any(&self) -> bool {
+        self.nats.is_some() || self.postgres.is_some()
+    }
+
+    /// Stops what was started.
+    ///
+    /// # Errors
+    /// When a server cannot be stopped.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(mut nats) = self.nats.take() {
+            nats.kill().await.context("failed to stop the local nats-server")?;
+        }
+        if let Some(pg) = self.postgres.take() {
+            let status = postgres_command(&pg.pg_ctl, pg.as_postgres)
+                .arg("-D")
+                .arg(&pg.cluster)
+                .args(["-m", "fast", "-w", "stop"])
+                .status()
+                .await?;
+            anyhow::ensure!(status.success(), "pg_ctl stop failed");
+        }
+        Ok(())
+    }
+}
+
+fn postgres_command(program: &Path, as_postgres: bool) -> Command {
+    let mut command = if as_postgres {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    command.kill_on_drop(false);
+    command
 }
 
 /// Makes sure NATS and PostgreSQL answer, starting local ones under
@@ -64,16 +121,17 @@ fn is_root() -> bool {
 ///
 /// # Errors
 /// When a server is silent and cannot be started.
-pub async fn ensure(config: &Config) -> anyhow::Result<()> {
+pub async fn ensure(config: &Config) -> anyhow::Result<LocalServers> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("failed to create {}", config.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&config.data_dir)?;
+    let mut started = LocalServers::default();
     if let Some((host, port)) = host_port(&config.nats_url, 4222) {
         if !answers(&host, port).await {
             if !is_loopback(&host) {
                 bail!("NATS at {host}:{port} does not answer");
             }
-            start_nats(&data_dir, &host, port).await?;
+            started.nats = Some(start_nats(&data_dir, &host, port).await?);
         }
     }
     if let Some((host, port)) = host_port(&config.database_url, 5432) {
@@ -81,19 +139,19 @@ pub async fn ensure(config: &Config) -> anyhow::Result<()> {
             if !is_loopback(&host) {
                 bail!("PostgreSQL at {host}:{port} does not answer");
             }
-            start_postgres(&data_dir, &host, port).await?;
+            started.postgres = Some(start_postgres(&data_dir, &host, port).await?);
         }
     }
-    Ok(())
+    Ok(started)
 }
 
-async fn start_nats(data_dir: &Path, host: &str, port: u16) -> anyhow::Result<()> {
+async fn start_nats(data_dir: &Path, host: &str, port: u16) -> anyhow::Result<tokio::process::Child> {
     let program = find_program("nats-server", &[PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/bin")])
         .context("NATS does not answer and no nats-server program was found; install nats-server")?;
     let store = data_dir.join("nats");
     tracing::info!(program = %program.display(), store = %store.display(), "starting a local NATS with JetStream");
     let log = std::fs::File::create(data_dir.join("nats-server.log"))?;
-    Command::new(program)
+    let child = Command::new(program)
         .args(["-a", host, "-p", &port.to_string(), "-js", "-sd"])
         .arg(&store)
         .stdout(log.try_clone()?)
@@ -101,27 +159,18 @@ async fn start_nats(data_dir: &Path, host: &str, port: u16) -> anyhow::Result<()
         .kill_on_drop(false)
         .spawn()
         .context("failed to start nats-server")?;
-    wait_until_answering("NATS", host, port).await
+    wait_until_answering("NATS", host, port).await?;
+    Ok(child)
 }
 
-async fn start_postgres(data_dir: &Path, host: &str, port: u16) -> anyhow::Result<()> {
+async fn start_postgres(data_dir: &Path, host: &str, port: u16) -> anyhow::Result<PostgresCluster> {
     let dirs = postgres_bin_dirs();
     let initdb = find_program("initdb", &dirs).context("PostgreSQL does not answer and initdb was not found")?;
     let pg_ctl = find_program("pg_ctl", &dirs).context("PostgreSQL does not answer and pg_ctl was not found")?;
     let cluster = data_dir.join("pg");
     // PostgreSQL refuses to run as root: run it as the postgres user then.
     let as_postgres = is_root();
-    let run = |program: &Path| {
-        let mut command = if as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
-        command.kill_on_drop(false);
-        command
-    };
+    let run = |program: &Path| postgres_command(program, as_postgres);
     if !cluster.join("PG_VERSION").exists() {
         std::fs::create_dir_all(&cluster)?;
         if as_postgres {
@@ -147,7 +196,8 @@ async fn start_postgres(data_dir: &Path, host: &str, port: u16) -> anyhow::Resul
         .status()
         .await?;
     anyhow::ensure!(status.success(), "pg_ctl start failed; see {}", cluster.join("server.log").display());
-    wait_until_answering("PostgreSQL", host, port).await
+    wait_until_answering("PostgreSQL", host, port).await?;
+    Ok(PostgresCluster { pg_ctl, cluster, as_postgres })
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(zhaoshang_http::shutdown_signal(shutdown.clone()));
     match cli.command {
         Command::Up => {
-            zhaoshang::infra::ensure(&cli.config).await?;
+            let local_servers = zhaoshang::infra::ensure(&cli.config).await?;
             let listener = tokio::net::TcpListener::bind(cli.config.listen)
                 .await
                 .with_context(|| format!("failed to listen on {}", cli.config.listen))?;
@@ -58,7 +58,12 @@ async fn main() -> anyhow::Result<()> {
                     .await?;
             tracing::info!(written = report.written, already_loaded = report.already_loaded, "2022–2024 plan loaded");
             tracing::info!(address = ?running.address, "zhaoshang is up: try GET /api/v1/task-forces and /api/v1/progress?year=2022");
-            wait(running).await
+            let result = wait(running).await;
+            if local_servers.started_any() {
+                tracing::info!("stopping the local NATS and PostgreSQL this command started");
+                local_servers.stop().await?;
+            }
+            result
         }
         Command::Serve { role } => {
             let listener = if role == Role::Projector {
