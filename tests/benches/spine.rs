@@ -30,10 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use async_nats::jetstream::{
-    self,
-    context::GetStreamErrorKind,
-    message::PublishMessage,
-    stream::{Config as StreamConfig, DiscardPolicy, StorageType},
+    self, context::GetStreamErrorKind, message::PublishMessage, stream::Config as StreamConfig,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -735,13 +732,7 @@ async fn create_raw_stream(store: &EventStore, settings: &Settings) -> anyhow::R
         .create_stream(StreamConfig {
             name: settings.raw_stream(),
             subjects: vec![format!("{}.>", settings.raw_subject_prefix())],
-            storage: StorageType::File,
-            num_replicas: config.replicas,
-            duplicate_window: config.duplicate_window,
-            discard: DiscardPolicy::New,
-            deny_delete: true,
-            deny_purge: true,
-            ..Default::default()
+            ..config.stream_config()
         })
         .await
         .context("cannot create the raw JetStream stream")?;

@@ -41,6 +41,26 @@ pub struct EventStoreConfig {
     pub duplicate_window: Duration,
 }
 
+impl EventStoreConfig {
+    /// The stream's settings as a system of record: file storage, nothing
+    /// deletable or purgeable, no age, size or count limit, and the
+    /// configured replicas and duplicate window.
+    pub fn stream_config(&self) -> StreamConfig {
+        StreamConfig {
+            name: self.stream_name.clone(),
+            description: Some("zhaoshang: the system of record of the investment-promotion plan".to_owned()),
+            subjects: vec![format!("{}.>", self.subject_prefix)],
+            storage: StorageType::File,
+            num_replicas: self.replicas,
+            duplicate_window: self.duplicate_window,
+            discard: DiscardPolicy::New,
+            deny_delete: true,
+            deny_purge: true,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for EventStoreConfig {
     fn default() -> Self {
         Self {
@@ -325,18 +345,7 @@ async fn ensure_stream(
     jetstream: &jetstream::Context,
     config: &EventStoreConfig,
 ) -> Result<jetstream::stream::Stream, EventStoreError> {
-    let wanted = StreamConfig {
-        name: config.stream_name.clone(),
-        description: Some("zhaoshang: the system of record of the investment-promotion plan".to_owned()),
-        subjects: vec![format!("{}.>", config.subject_prefix)],
-        storage: StorageType::File,
-        num_replicas: config.replicas,
-        duplicate_window: config.duplicate_window,
-        discard: DiscardPolicy::New,
-        deny_delete: true,
-        deny_purge: true,
-        ..Default::default()
-    };
+    let wanted = config.stream_config();
     match jetstream.get_stream(&config.stream_name).await {
         Ok(mut stream) => {
             let info = stream.info().await.map_err(unavailable)?;

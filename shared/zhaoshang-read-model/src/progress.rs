@@ -18,24 +18,11 @@ use zhaoshang_domain::plan::{Measure, PlanTargets};
 
 use crate::{ReadModel, ReadModelError};
 
-/// The measures this table counts, in its column order.
-pub const COUNTED_MEASURES: [Measure; 15] = [
-    Measure::AnnualPlans,
-    Measure::ProjectsLedIn,
-    Measure::ProjectsStarted,
-    Measure::Activities,
-    Measure::GoingOutActivities,
-    Measure::InvitingInActivities,
-    Measure::OnlineActivities,
-    Measure::LeaderLedGoingOut,
-    Measure::TargetEnterprisesInvited,
-    Measure::ChainLeadersMetOnline,
-    Measure::ReserveQualityProjects,
-    Measure::TargetEnterprisesDocked,
-    Measure::JointMeetingQuarters,
-    Measure::SupervisionQuarters,
-    Measure::MonthlyReportMeetingMonths,
-];
+/// The measures this table counts, in its column order: every measure of
+/// the plan but those not recorded yet.
+pub fn counted_measures() -> impl Iterator<Item = Measure> {
+    Measure::ALL.into_iter().filter(|m| !NOT_YET_COUNTED.contains(m))
+}
 
 /// Measures of the plan that this version does not record yet, listed in
 /// every answer so that nobody reads a missing figure as a zero.
@@ -259,10 +246,9 @@ impl ReadModel {
                 task_force_id: Some(id.clone()),
                 number: Some(*number),
                 name: name.clone(),
-                cells: COUNTED_MEASURES
-                    .iter()
-                    .filter(|m| !is_office_measure(**m))
-                    .map(|&m| {
+                cells: counted_measures()
+                    .filter(|m| !is_office_measure(*m))
+                    .map(|m| {
                         let value = actual.get(&(Some(id.clone()), m)).copied().unwrap_or(0);
                         cell(m, value, per_task_force(m).map(|t| (t, "task_force")))
                     })
@@ -270,9 +256,8 @@ impl ReadModel {
             })
             .collect();
         let whole_plan = first == plan.first_year && last == plan.last_year;
-        let total_cells = COUNTED_MEASURES
-            .iter()
-            .map(|&m| {
+        let total_cells = counted_measures()
+            .map(|m| {
                 let value = actual.get(&(None, m)).copied().unwrap_or(0);
                 let system = if first == last {
                     targets.system_years.get(&first).and_then(|t| t.get(&m)).map(|t| (*t, "system_year"))
@@ -292,7 +277,7 @@ impl ReadModel {
             plan_period_id: plan.id.clone(),
             period: PeriodView { label, from, to, years },
             as_of_sequence: as_of.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
-            measures: COUNTED_MEASURES.iter().map(|m| MeasureHeading { code: m.code(), label: m.label() }).collect(),
+            measures: counted_measures().map(|m| MeasureHeading { code: m.code(), label: m.label() }).collect(),
             rows,
             total: ProgressRow { task_force_id: None, number: None, name: "合计".to_owned(), cells: total_cells },
             not_yet_counted: NOT_YET_COUNTED.iter().map(|m| m.code()).collect(),
