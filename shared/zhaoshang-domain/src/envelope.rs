@@ -216,10 +216,15 @@ impl EventEnvelope {
     /// [`DecodeError::UnknownType`] or [`DecodeError::Payload`].
     pub fn decode<E: DomainEvent>(&self) -> Result<E, DecodeError> {
         let (tag, data) = crate::upcast::upcast(self.short_type(), self.data.clone());
-        // Read from text with `type` ahead of `data`: otherwise serde buffers
-        // `data` before it knows the variant, and a buffered map cannot give back
-        // integer keys (a plan's `system_years`), so the event would not decode.
-        let tagged = format!(r#"{{"type":{},"data":{data}}}"#, Value::String(tag));
+        self.parse_tagged(&tag, &data.to_string())
+    }
+
+    /// Reads `{"type": tag, "data": …}` from text with `type` ahead of
+    /// `data`: otherwise serde buffers `data` before it knows the variant,
+    /// and a buffered map cannot give back integer keys (a plan's
+    /// `system_years`), so the event would not decode.
+    fn parse_tagged<E: DomainEvent>(&self, tag: &str, data_text: &str) -> Result<E, DecodeError> {
+        let tagged = format!(r#"{{"type":{},"data":{data_text}}}"#, Value::String(tag.to_owned()));
         serde_json::from_str(&tagged).map_err(|source| {
             if source.to_string().contains("unknown variant") {
                 DecodeError::UnknownType(self.event_type.clone())
@@ -227,6 +232,20 @@ impl EventEnvelope {
                 DecodeError::Payload { event_type: self.event_type.clone(), source }
             }
         })
+    }
+
+    /// Reads the payload as [`EventEnvelope::decode`] does, given the
+    /// payload already written out as JSON text (`data_text`), so a reader
+    /// that needs that text too (the projector's event log) writes it once.
+    ///
+    /// # Errors
+    /// As [`EventEnvelope::decode`].
+    pub fn decode_with_data_text<E: DomainEvent>(&self, data_text: &str) -> Result<E, DecodeError> {
+        let tag = self.short_type();
+        if crate::upcast::needs_upcast(tag) {
+            return self.decode();
+        }
+        self.parse_tagged(tag, data_text)
     }
 
     /// Parses an envelope from a NATS message payload.

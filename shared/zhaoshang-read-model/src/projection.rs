@@ -146,11 +146,13 @@ impl Batch {
     fn add(&mut self, sequence: u64, envelope: &EventEnvelope) -> Result<(), DecodeError> {
         let seq = i64::try_from(sequence).expect("stream sequences fit in i64");
         let id = envelope.aggregateid.as_str();
+        // The payload's JSON text serves both the typed decoding and the event log.
+        let data_text = serde_json::to_string(&envelope.data).expect("JSON values always serialise");
         match envelope.aggregatetype.as_str() {
-            "project" => self.add_project(seq, envelope, envelope.decode::<ProjectEvent>()?),
-            "activity" => self.add_activity(seq, id, envelope.decode::<ActivityEvent>()?),
+            "project" => self.add_project(seq, envelope, envelope.decode_with_data_text::<ProjectEvent>(&data_text)?),
+            "activity" => self.add_activity(seq, id, envelope.decode_with_data_text::<ActivityEvent>(&data_text)?),
             "meeting" => {
-                let MeetingEvent::Convened(m) = envelope.decode::<MeetingEvent>()?;
+                let MeetingEvent::Convened(m) = envelope.decode_with_data_text::<MeetingEvent>(&data_text)?;
                 self.meetings.push((
                     id.to_owned(),
                     m.kind.code(),
@@ -163,7 +165,7 @@ impl Batch {
                 ));
             }
             "task_force" => {
-                let event = envelope.decode::<TaskForceEvent>()?;
+                let event = envelope.decode_with_data_text::<TaskForceEvent>(&data_text)?;
                 if let TaskForceEvent::EnterpriseDocked(d) = &event {
                     self.dockings.push((
                         seq,
@@ -180,16 +182,16 @@ impl Batch {
                 }
             }
             "plan_period" => {
-                let event = envelope.decode::<PlanPeriodEvent>()?;
+                let event = envelope.decode_with_data_text::<PlanPeriodEvent>(&data_text)?;
                 self.singles.push((seq, SingleEvent::PlanPeriod(id.to_owned(), event)));
             }
             "leading_group" => {
-                let event = envelope.decode::<LeadingGroupEvent>()?;
+                let event = envelope.decode_with_data_text::<LeadingGroupEvent>(&data_text)?;
                 self.singles.push((seq, SingleEvent::LeadingGroup(id.to_owned(), event)));
             }
             other => return Err(DecodeError::UnknownType(format!("aggregate type {other}"))),
         }
-        self.add_log_row(seq, envelope);
+        self.add_log_row(seq, envelope, &data_text);
         Ok(())
     }
 
@@ -358,8 +360,7 @@ impl Batch {
         Ok(())
     }
 
-    fn add_log_row(&mut self, sequence: i64, e: &EventEnvelope) {
-        let data = serde_json::to_string(&e.data).expect("JSON values always serialise");
+    fn add_log_row(&mut self, sequence: i64, e: &EventEnvelope, data: &str) {
         self.log
             .plain(Some(sequence))
             .plain(Some(e.id))
@@ -373,7 +374,7 @@ impl Batch {
             .plain(Some(e.correlationid))
             .text(e.prevhash.as_deref())
             .text(Some(&e.hash))
-            .text(Some(&data));
+            .text(Some(data));
         self.log.end_row();
     }
 
