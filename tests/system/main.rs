@@ -1,6 +1,7 @@
 //! System tests against the real NATS JetStream and PostgreSQL.
 
 mod local_servers;
+mod nats_access;
 mod plan;
 mod progress;
 mod projector;

@@ -45,3 +45,16 @@ async fn the_plan_loads_every_task_force_exactly_and_loading_twice_adds_nothing(
     assert_eq!(members[0]["role"], "leader");
     assert_eq!(groups.body[0]["office_director"], "董秀鸾");
 }
+
+#[tokio::test]
+async fn a_new_command_service_reads_the_adopted_plans_from_the_stream() {
+    let app = spawn_with_plan().await;
+    // A service started afterwards (another instance, or after a restart)
+    // knows the plan's thresholds without being told.
+    let fresh = zhaoshang_command::CommandService::new(app.running.store.clone()).await.expect("starts");
+    assert_eq!(fresh.known_plan_titles(), ["柳州科技系统科技招商三年行动实施方案(2022—2024年)"]);
+    let on = chrono::NaiveDate::from_ymd_opt(2023, 6, 1).expect("date");
+    let thresholds = fresh.thresholds_on(on);
+    assert_eq!(thresholds.industrial.get(), 100_000_000);
+    assert_eq!(thresholds.service.get(), 50_000_000);
+}

@@ -127,6 +127,12 @@ impl CommandService {
             .unwrap_or_default()
     }
 
+    /// The titles of the plan periods this service knows, oldest first.
+    pub fn known_plan_titles(&self) -> Vec<String> {
+        let plans = self.inner.plans.read().expect("plan registry lock poisoned");
+        plans.iter().map(|p| p.title.to_string()).collect()
+    }
+
     /// Records a plan period adopted through this service, so that its
     /// thresholds apply at once.
     pub fn remember_plan(&self, plan: AdoptPlanPeriod) {

@@ -215,7 +215,15 @@ impl EventEnvelope {
     /// # Errors
     /// [`DecodeError::UnknownType`] or [`DecodeError::Payload`].
     pub fn decode<E: DomainEvent>(&self) -> Result<E, DecodeError> {
-        let (tag, data) = crate::upcast::upcast(self.short_type(), self.data.clone());
+        self.decode_with(crate::upcast::UPCASTERS)
+    }
+
+    /// [`EventEnvelope::decode`] through a given table of upcasters.
+    ///
+    /// # Errors
+    /// As [`EventEnvelope::decode`].
+    pub fn decode_with<E: DomainEvent>(&self, upcasters: &[crate::upcast::Upcaster]) -> Result<E, DecodeError> {
+        let (tag, data) = crate::upcast::upcast_with(upcasters, self.short_type(), self.data.clone());
         self.parse_tagged(&tag, &data.to_string())
     }
 

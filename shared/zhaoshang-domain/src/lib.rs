@@ -12,11 +12,14 @@
 //!   leading group).
 //! - [`envelope`]: the CloudEvents envelope every event travels in, with its
 //!   canonical encoding and hash; [`upcast`] reads old versions as new.
+//! - [`contract`]: every event type with the JSON Schemas subscribers rely on.
 //! - [`error`]: domain rejections, each naming its field and rule.
 //! - [`testing`]: the given/when/then helper the domain's tests use.
 
 pub mod activity;
 pub mod aggregate;
+/// The public event contract: the catalog of event types and their JSON Schemas.
+pub mod contract;
 pub mod envelope;
 pub mod error;
 pub mod meeting;

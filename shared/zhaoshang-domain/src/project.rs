@@ -252,6 +252,7 @@ pub enum ProjectEvent {
 
 /// A signing, with what the counting rules need decided once, at the time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectSigned {
     /// The signing date.
     pub on: NaiveDate,
@@ -271,6 +272,7 @@ pub struct ProjectSigned {
 
 /// Funds that arrived, with the running total after them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectFundsArrived {
     /// When the money arrived.
     pub on: NaiveDate,

@@ -16,12 +16,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::{
     self,
-    consumer::{DeliverPolicy, pull::OrderedConfig},
     context::{GetStreamErrorKind, PublishErrorKind},
     message::PublishMessage,
-    stream::{Config as StreamConfig, DiscardPolicy, LastRawMessageErrorKind, StorageType},
+    stream::{Config as StreamConfig, DiscardPolicy, LastRawMessageErrorKind, RawMessageErrorKind, StorageType},
 };
-use futures::StreamExt;
 use zhaoshang_domain::EventEnvelope;
 use zhaoshang_domain::envelope::DecodeError;
 
@@ -145,12 +143,19 @@ impl EventStore {
     /// [`EventStoreError::Unavailable`] when NATS does not answer;
     /// [`EventStoreError::Misconfigured`] when the stream exists with unsafe settings.
     pub async fn connect(config: EventStoreConfig) -> Result<Self, EventStoreError> {
-        let client = async_nats::ConnectOptions::new()
+        let (url, credentials) = split_credentials(&config.nats_url);
+        let options = match credentials {
+            // async-nats does not read credentials written in the URL
+            // (nats-io/nats.rs#1623): pass them explicitly.
+            Some((user, password)) => async_nats::ConnectOptions::with_user_and_password(user, password),
+            None => async_nats::ConnectOptions::new(),
+        };
+        let client = options
             .name("zhaoshang")
             .connection_timeout(Duration::from_secs(5))
-            .connect(&config.nats_url)
+            .connect(url.as_str())
             .await
-            .map_err(|e| EventStoreError::Unavailable(format!("cannot connect to NATS at {}: {e}", config.nats_url)))?;
+            .map_err(|e| EventStoreError::Unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
         Self::with_client(client, config).await
     }
 
@@ -236,7 +241,11 @@ impl EventStore {
     }
 
     /// The events of a subject after stream sequence `after`, oldest first.
-    /// Costs one round trip when at most one event is new.
+    /// Costs one round trip when nothing is new and one more per new event.
+    ///
+    /// Reads with the stream's message-get API only (leader-coherent, and
+    /// needing no consumer), so the command service's NATS user may be denied
+    /// every consumer operation.
     ///
     /// # Errors
     /// [`EventStoreError::Unavailable`] or [`EventStoreError::Corrupt`].
@@ -247,32 +256,8 @@ impl EventStore {
         if last.sequence <= after {
             return Ok(Vec::new());
         }
-        let first_new = match self.stream.get_first_raw_message_by_subject(subject, after + 1).await {
-            Ok(message) => message.sequence,
-            Err(e) => return Err(unavailable(e)),
-        };
-        if first_new == last.sequence {
-            return Ok(vec![last]);
-        }
-        let consumer = self
-            .stream
-            .create_consumer(OrderedConfig {
-                filter_subject: subject.to_owned(),
-                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: first_new },
-                ..Default::default()
-            })
-            .await
-            .map_err(unavailable)?;
-        let mut messages = consumer.messages().await.map_err(unavailable)?;
-        let mut events = Vec::new();
-        while let Some(message) = messages.next().await {
-            let message = message.map_err(unavailable)?;
-            let sequence = message.info().map_err(unavailable)?.stream_sequence;
-            events.push(decode(sequence, &message.payload)?);
-            if sequence >= last.sequence {
-                break;
-            }
-        }
+        let mut events = self.read_matching(subject, after + 1, Some(last.sequence)).await?;
+        events.push(last);
         Ok(events)
     }
 
@@ -283,27 +268,34 @@ impl EventStore {
     /// # Errors
     /// [`EventStoreError::Unavailable`] or [`EventStoreError::Corrupt`].
     pub async fn read_filter(&self, filter: &str) -> Result<Vec<StoredEvent>, EventStoreError> {
-        let mut consumer = self
-            .stream
-            .create_consumer(OrderedConfig { filter_subject: filter.to_owned(), ..Default::default() })
-            .await
-            .map_err(unavailable)?;
-        let pending = consumer.info().await.map_err(unavailable)?.num_pending;
+        self.read_matching(filter, 1, None).await
+    }
+
+    /// The events matching `filter` from sequence `from` on, stopping before
+    /// `before` when given, one message get each.
+    async fn read_matching(
+        &self,
+        filter: &str,
+        from: u64,
+        before: Option<u64>,
+    ) -> Result<Vec<StoredEvent>, EventStoreError> {
         let mut events = Vec::new();
-        if pending == 0 {
-            return Ok(events);
-        }
-        let mut messages = consumer.messages().await.map_err(unavailable)?;
-        while let Some(message) = messages.next().await {
-            let message = message.map_err(unavailable)?;
-            let info = message.info().map_err(unavailable)?;
-            let (sequence, remaining) = (info.stream_sequence, info.pending);
-            events.push(decode(sequence, &message.payload)?);
-            if remaining == 0 {
-                break;
+        let mut next = from;
+        loop {
+            if before.is_some_and(|before| next >= before) {
+                return Ok(events);
             }
+            let message = match self.stream.get_first_raw_message_by_subject(filter, next).await {
+                Ok(message) => message,
+                Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => return Ok(events),
+                Err(e) => return Err(unavailable(e)),
+            };
+            if before.is_some_and(|before| message.sequence >= before) {
+                return Ok(events);
+            }
+            next = message.sequence + 1;
+            events.push(decode(message.sequence, &message.payload)?);
         }
-        Ok(events)
     }
 
     /// One event by its stream sequence.
@@ -328,6 +320,19 @@ impl EventStore {
     /// The underlying stream handle, for consumers.
     pub fn stream(&self) -> &jetstream::stream::Stream {
         &self.stream
+    }
+}
+
+/// Splits `nats://user:password@host:port` into the URL without credentials
+/// (safe to log) and the credentials.
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("nats", url));
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (format!("{scheme}://{host}"), Some((user.to_owned(), password.to_owned())))
+        }
+        None => (url.to_owned(), None),
     }
 }
 
@@ -377,5 +382,19 @@ async fn ensure_stream(
             jetstream.create_stream(wanted).await.map_err(unavailable)
         }
         Err(e) => Err(unavailable(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_credentials;
+
+    #[test]
+    fn credentials_are_taken_out_of_the_url() {
+        assert_eq!(
+            split_credentials("nats://command:s3cret@127.0.0.1:4222"),
+            ("nats://127.0.0.1:4222".to_owned(), Some(("command".to_owned(), "s3cret".to_owned())))
+        );
+        assert_eq!(split_credentials("nats://127.0.0.1:4222"), ("nats://127.0.0.1:4222".to_owned(), None));
     }
 }
