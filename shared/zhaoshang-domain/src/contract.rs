@@ -283,10 +283,7 @@ pub fn asyncapi_document() -> Value {
                             }
                         ]
                     },
-                    "externalDocs": {
-                        "description": "黄金示例",
-                        "url": format!("./examples/{}", event_type.file_name())
-                    }
+                    "x-golden-example": format!("./examples/{}", event_type.file_name())
                 }),
             );
         }
