@@ -52,12 +52,17 @@ async fn a_projector_killed_mid_stream_and_restarted_leaves_every_count_exact() 
     let query = QueryService::start(read_model.clone(), shutdown.clone()).await.expect("listener");
     let config = ProjectorConfig { max_batch: 7, ..ProjectorConfig::for_schema(&app.config.schema) };
 
-    // First run: killed (aborted, as a crash would) once it is part way.
+    // First run: killed (aborted, as a crash would) once it is part way. It
+    // has connections of its own, which die with it as a killed process's
+    // would: a connection abandoned in the middle of a COPY must not be
+    // handed to anyone else.
+    let doomed_model = ReadModel::connect(&app.config.read_model()).await.expect("a pool of its own");
     let first =
-        tokio::spawn(zhaoshang_projector::run(store.clone(), read_model.clone(), config.clone(), shutdown.clone()));
+        tokio::spawn(zhaoshang_projector::run(store.clone(), doomed_model.clone(), config.clone(), shutdown.clone()));
     query.wait_for(50, Duration::from_secs(20)).await.expect("the projector makes progress");
     first.abort();
     let _ = first.await;
+    drop(doomed_model);
     let checkpoint = read_model.checkpoint().await.expect("checkpoint");
     assert!(checkpoint >= 50 && checkpoint < last, "killed part way, at {checkpoint}");
 
