@@ -54,3 +54,23 @@ impl<A: Aggregate> Scenario<A> {
 pub fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| panic!("bad test date {text}"))
 }
+
+/// A name that must be valid; for tests only, so it panics on a typo.
+pub fn name(text: &str) -> crate::values::Name {
+    crate::values::Name::parse(text).unwrap_or_else(|e| panic!("bad test name {text:?}: {e}"))
+}
+
+/// A text that must be valid; for tests only.
+pub fn text(raw: &str) -> crate::values::Text {
+    crate::values::Text::parse(raw).unwrap_or_else(|e| panic!("bad test text {raw:?}: {e}"))
+}
+
+/// A slug that must be valid; for tests only.
+pub fn slug(raw: &str) -> crate::values::Slug {
+    crate::values::Slug::parse(raw).unwrap_or_else(|e| panic!("bad test slug {raw:?}: {e}"))
+}
+
+/// An amount that must be valid; for tests only.
+pub fn yuan(amount: i64) -> crate::values::Yuan {
+    crate::values::Yuan::new(amount).unwrap_or_else(|e| panic!("bad test amount {amount}: {e}"))
+}

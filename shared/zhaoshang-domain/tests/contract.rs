@@ -37,10 +37,10 @@ use zhaoshang_domain::task_force::{
     AssignLiaison, ChangePerson, DockingMethod, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce,
     TaskForceCommand, TaskForceEvent,
 };
+use zhaoshang_domain::testing::{name, slug, text, yuan};
 use zhaoshang_domain::upcast;
 use zhaoshang_domain::values::{
-    ActivityKind, EnterpriseInvolved, EnterpriseRole, InvestmentThresholds, MeetingKind, Name, ProjectCategory, Slug,
-    Text, Yuan,
+    ActivityKind, EnterpriseInvolved, EnterpriseRole, InvestmentThresholds, MeetingKind, Name, ProjectCategory,
 };
 use zhaoshang_domain::{Aggregate, DecisionContext, DomainEvent, EventEnvelope, EventMetadata};
 
@@ -592,24 +592,8 @@ fn schemas_refuse_obviously_wrong_events() {
 // the system could have written. Only used when blessing.
 // ---------------------------------------------------------------------------
 
-fn name(text: &str) -> Name {
-    Name::parse(text).expect("a valid name")
-}
-
 fn names(texts: &[&str]) -> Vec<Name> {
     texts.iter().map(|t| name(t)).collect()
-}
-
-fn text(text: &str) -> Text {
-    Text::parse(text).expect("a valid text")
-}
-
-fn slug(text: &str) -> Slug {
-    Slug::parse(text).expect("a valid slug")
-}
-
-fn yuan(amount: i64) -> Yuan {
-    Yuan::new(amount).expect("a valid amount")
 }
 
 fn day(text: &str) -> NaiveDate {

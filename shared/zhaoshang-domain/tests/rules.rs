@@ -23,10 +23,10 @@ use zhaoshang_domain::task_force::{
     AssignLiaison, ChangePerson, DockingMethod, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce,
     TaskForceCommand, TaskForceEvent,
 };
-use zhaoshang_domain::testing::{Scenario, date};
+use zhaoshang_domain::testing::{Scenario, date, name, slug, text, yuan};
 use zhaoshang_domain::values::{
-    ActivityKind, EnterpriseInvolved, EnterpriseRole, InvestmentThresholds, MeetingKind, Name, ProjectCategory, Slug,
-    Text, ValueError, YUAN_MAX, Yuan,
+    ActivityKind, EnterpriseInvolved, EnterpriseRole, InvestmentThresholds, MeetingKind, ProjectCategory, ValueError,
+    YUAN_MAX, Yuan,
 };
 use zhaoshang_domain::{DomainError, DomainEvent, EventEnvelope, EventMetadata};
 
@@ -38,22 +38,6 @@ const TOMORROW: &str = "2024-07-01";
 // ---------------------------------------------------------------------------
 // Small builders. Test data must be valid, so they panic on a typo.
 // ---------------------------------------------------------------------------
-
-fn name(text: &str) -> Name {
-    Name::parse(text).expect("test names are valid")
-}
-
-fn text(raw: &str) -> Text {
-    Text::parse(raw).expect("test texts are valid")
-}
-
-fn slug(raw: &str) -> Slug {
-    Slug::parse(raw).expect("test slugs are valid")
-}
-
-fn yuan(amount: i64) -> Yuan {
-    Yuan::new(amount).expect("test amounts are valid")
-}
 
 /// The rule code of a refusal; panics, naming the event, when it was accepted.
 fn refused<E: Debug>(result: Result<E, DomainError>) -> &'static str {
