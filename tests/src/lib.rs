@@ -50,7 +50,15 @@ pub async fn spawn_with(config: Config, role: Role) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let running = system::start(&config, role, Some(listener), CancellationToken::new()).await.expect("system starts");
     let base = running.address.map(|a| format!("http://{a}")).unwrap_or_default();
-    TestApp { base, client: reqwest::Client::new(), config, running }
+    TestApp { base, client: client_for(&config), config, running }
+}
+
+/// An HTTP client for a system running with `config`. Every test that talks
+/// HTTP to zhaoshang builds its client here, so that what every request must
+/// carry (credentials, once the API asks for them) is added in one place.
+pub fn client_for(config: &Config) -> reqwest::Client {
+    let _ = config;
+    reqwest::Client::new()
 }
 
 /// Starts everything and loads the 2022–2024 plan.
