@@ -13,12 +13,17 @@ use serde_json::{Value, json};
 
 use crate::Aggregate;
 use crate::activity::{Activity, ActivityDetails, CancelActivity};
+use crate::enterprise::{CorrectEnterprise, Enterprise, EnterpriseDetails};
 use crate::envelope::{EVENT_SOURCE, EVENT_TYPE_PREFIX};
 use crate::meeting::{Meeting, RecordMeetingConvened};
 use crate::plan::{AdoptPlanPeriod, FormLeadingGroup, LeadingGroup, PlanPeriod};
 use crate::project::{
-    DatedAmount, DatedReason, DatedStep, Project, ProjectFundsArrived, ProjectSigned, RecordProjectLead,
-    RegisterCompany, StartNegotiation,
+    ChangeInvestor, ChangeOwner, DatedAmount, DatedReason, DatedStep, NoteProgress, Project, ProjectFundsArrived,
+    ProjectSigned, RaiseProblem, RecordProjectLead, RegisterCompany, ResolveProblem, StartNegotiation,
+};
+use crate::resources::{
+    Expenditure, RecordExpenditure, RecordServicePlatform, RecordTalentIntroduction, ReverseRecord, ServicePlatform,
+    TalentIntroduction,
 };
 use crate::task_force::{AssignLiaison, ChangePerson, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce};
 
@@ -97,6 +102,10 @@ pub fn event_types() -> Vec<EventType> {
     let meeting = Meeting::TYPE;
     let plan_period = PlanPeriod::TYPE;
     let leading_group = LeadingGroup::TYPE;
+    let enterprise = Enterprise::TYPE;
+    let platform = ServicePlatform::TYPE;
+    let expenditure = Expenditure::TYPE;
+    let talent = TalentIntroduction::TYPE;
     vec![
         entry(task_force, "task_force.established.v1", payload_schema::<EstablishTaskForce>, "专班成立。"),
         entry(task_force, "task_force.convener_changed.v1", payload_schema::<ChangePerson>, "专班召集人变更。"),
@@ -143,6 +152,34 @@ pub fn event_types() -> Vec<EventType> {
         ),
         entry(plan_period, "plan_period.adopted.v1", payload_schema::<AdoptPlanPeriod>, "印发规划期方案及其目标任务。"),
         entry(leading_group, "leading_group.formed.v1", payload_schema::<FormLeadingGroup>, "成立领导小组。"),
+        entry(project, "project.owner_changed.v1", payload_schema::<ChangeOwner>, "项目改由另一位召集人分包负责。"),
+        entry(project, "project.progress_noted.v1", payload_schema::<NoteProgress>, "登记项目最新进展。"),
+        entry(project, "project.problem_raised.v1", payload_schema::<RaiseProblem>, "项目提出需协调解决的问题。"),
+        entry(project, "project.problem_resolved.v1", payload_schema::<ResolveProblem>, "项目问题已解决。"),
+        entry(
+            project,
+            "project.investor_changed.v1",
+            payload_schema::<ChangeInvestor>,
+            "项目变更投资方；已签约项目回到洽谈，再次签约按新签约计。",
+        ),
+        entry(enterprise, "enterprise.registered.v1", payload_schema::<EnterpriseDetails>, "登记目标企业或链主企业。"),
+        entry(enterprise, "enterprise.corrected.v1", payload_schema::<CorrectEnterprise>, "更正企业信息。"),
+        entry(
+            platform,
+            "service_platform.recorded.v1",
+            payload_schema::<RecordServicePlatform>,
+            "登记引进或合作的科技招商服务平台。",
+        ),
+        entry(platform, "service_platform.reversed.v1", payload_schema::<ReverseRecord>, "冲销误登的服务平台记录。"),
+        entry(expenditure, "expenditure.recorded.v1", payload_schema::<RecordExpenditure>, "登记一笔专项经费支出。"),
+        entry(expenditure, "expenditure.reversed.v1", payload_schema::<ReverseRecord>, "冲销误登的经费支出（红冲）。"),
+        entry(
+            talent,
+            "talent_introduction.recorded.v1",
+            payload_schema::<RecordTalentIntroduction>,
+            "登记引进人才（只计人数，不记个人信息）。",
+        ),
+        entry(talent, "talent_introduction.reversed.v1", payload_schema::<ReverseRecord>, "冲销误登的人才引进记录。"),
     ]
 }
 

@@ -8,8 +8,9 @@
 //! - [`values`]: value objects (names, amounts in yuan, kinds) that are valid once built.
 //! - [`aggregate`]: the `decide`/`evolve` shape every aggregate takes.
 //! - one module per aggregate: [`task_force`], [`project`], [`activity`],
-//!   [`meeting`], and [`plan`] (the plan period with its targets, and the
-//!   leading group).
+//!   [`meeting`], [`enterprise`], and [`plan`] (the plan period with its
+//!   targets, and the leading group); [`resources`] holds the small record
+//!   aggregates (service platforms, expenditure, talent introduced).
 //! - [`envelope`]: the CloudEvents envelope every event travels in, with its
 //!   canonical encoding and hash; [`upcast`] reads old versions as new.
 //! - [`contract`]: every event type with the JSON Schemas subscribers rely on.
@@ -20,11 +21,13 @@ pub mod activity;
 pub mod aggregate;
 /// The public event contract: the catalog of event types and their JSON Schemas.
 pub mod contract;
+pub mod enterprise;
 pub mod envelope;
 pub mod error;
 pub mod meeting;
 pub mod plan;
 pub mod project;
+pub mod resources;
 pub mod task_force;
 pub mod testing;
 pub mod upcast;

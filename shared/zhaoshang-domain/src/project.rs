@@ -179,6 +179,72 @@ pub struct DatedReason {
     pub reason: Text,
 }
 
+/// Hands the project to another convener (召集人分包制: every project has
+/// one owner who answers for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeOwner {
+    /// The convener who owns the project from now on.
+    pub owner: Name,
+    /// From when.
+    pub on: NaiveDate,
+    /// Why, when worth keeping.
+    #[serde(default)]
+    pub reason: Option<Text>,
+}
+
+/// A note on how the project is moving (最新进展), for the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteProgress {
+    /// The date the note describes.
+    pub on: NaiveDate,
+    /// What happened.
+    pub note: Text,
+}
+
+/// A problem the project needs help with (存在问题), raised so that the
+/// convener or the office can act on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaiseProblem {
+    /// The problem's id within the project, chosen by the caller (`land-1`).
+    pub problem_id: Slug,
+    /// When it was raised.
+    pub on: NaiveDate,
+    /// The problem, in plain words.
+    pub description: Text,
+    /// Who is asked to help (a department, a district, a leader).
+    #[serde(default)]
+    pub help_from: Option<Name>,
+}
+
+/// How a problem was resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveProblem {
+    /// The problem's id, as raised.
+    pub problem_id: Slug,
+    /// When it was resolved.
+    pub on: NaiveDate,
+    /// How.
+    pub resolution: Text,
+}
+
+/// A new investor takes the project over (变更投资主体). The plan's counting
+/// rules treat this as a new signing: the project goes back to negotiation
+/// with the new investor, and its next signing counts (and qualifies) anew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeInvestor {
+    /// The new investing enterprise.
+    pub investor: Name,
+    /// When the change was agreed.
+    pub on: NaiveDate,
+    /// Why.
+    pub reason: Text,
+}
+
 /// What a user can ask of a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectCommand {
@@ -206,6 +272,16 @@ pub enum ProjectCommand {
     Resume(DatedStep),
     /// Give up, with a reason.
     Drop(DatedReason),
+    /// Hand the project to another convener.
+    ChangeOwner(ChangeOwner),
+    /// Note progress for the ledger.
+    NoteProgress(NoteProgress),
+    /// Raise a problem needing help.
+    RaiseProblem(RaiseProblem),
+    /// Record how a problem was resolved.
+    ResolveProblem(ResolveProblem),
+    /// A new investor takes over: counts as a new signing.
+    ChangeInvestor(ChangeInvestor),
 }
 
 /// What can have happened to a project.
@@ -248,6 +324,22 @@ pub enum ProjectEvent {
     /// The project was dropped.
     #[serde(rename = "project.dropped.v1")]
     Dropped(DatedReason),
+    /// Another convener owns the project.
+    #[serde(rename = "project.owner_changed.v1")]
+    OwnerChanged(ChangeOwner),
+    /// Progress was noted.
+    #[serde(rename = "project.progress_noted.v1")]
+    ProgressNoted(NoteProgress),
+    /// A problem needing help was raised.
+    #[serde(rename = "project.problem_raised.v1")]
+    ProblemRaised(RaiseProblem),
+    /// A problem was resolved.
+    #[serde(rename = "project.problem_resolved.v1")]
+    ProblemResolved(ResolveProblem),
+    /// A new investor took over; a signed project is back in negotiation
+    /// and its next signing counts as a new one.
+    #[serde(rename = "project.investor_changed.v1")]
+    InvestorChanged(ChangeInvestor),
 }
 
 /// A signing, with what the counting rules need decided once, at the time.
@@ -295,6 +387,11 @@ impl DomainEvent for ProjectEvent {
             Self::FundsArrived(e) => e.on,
             Self::InvestmentIncreased(e) => e.on,
             Self::Stalled(e) | Self::Dropped(e) => e.on,
+            Self::OwnerChanged(e) => e.on,
+            Self::ProgressNoted(e) => e.on,
+            Self::ProblemRaised(e) => e.on,
+            Self::ProblemResolved(e) => e.on,
+            Self::InvestorChanged(e) => e.on,
         })
     }
 }
@@ -335,6 +432,12 @@ pub struct Project {
     pub reserve_entered_on: Option<NaiveDate>,
     /// The date of the latest status change (stall, resume, drop).
     pub status_on: Option<NaiveDate>,
+    /// The investing enterprise now.
+    pub investor: Option<Name>,
+    /// Problems raised and not yet resolved, with the date each was raised.
+    pub open_problems: std::collections::BTreeMap<Slug, NaiveDate>,
+    /// Ids of every problem ever raised (an id is never reused).
+    pub problems_raised: std::collections::BTreeSet<Slug>,
 }
 
 impl Project {
@@ -528,6 +631,62 @@ impl Aggregate for Project {
                 self.check_date(reason.on, context)?;
                 Ok(ProjectEvent::Dropped(reason.clone()))
             }
+            ProjectCommand::ChangeOwner(change) => {
+                check_happened("on", change.on, context.today)?;
+                Ok(ProjectEvent::OwnerChanged(change.clone()))
+            }
+            ProjectCommand::NoteProgress(note) => {
+                check_happened("on", note.on, context.today)?;
+                Ok(ProjectEvent::ProgressNoted(note.clone()))
+            }
+            ProjectCommand::RaiseProblem(problem) => {
+                check_happened("on", problem.on, context.today)?;
+                if self.problems_raised.contains(&problem.problem_id) {
+                    return Err(DomainError::invalid(
+                        "problem_id",
+                        "problem_id_unique",
+                        format!("问题编号「{}」已在本项目使用过，请换一个编号", problem.problem_id),
+                    ));
+                }
+                Ok(ProjectEvent::ProblemRaised(problem.clone()))
+            }
+            ProjectCommand::ResolveProblem(resolution) => {
+                check_happened("on", resolution.on, context.today)?;
+                let Some(raised_on) = self.open_problems.get(&resolution.problem_id) else {
+                    let message = if self.problems_raised.contains(&resolution.problem_id) {
+                        format!("问题「{}」已经解决", resolution.problem_id)
+                    } else {
+                        format!("本项目没有编号为「{}」的问题", resolution.problem_id)
+                    };
+                    return Err(DomainError::invalid("problem_id", "problem_must_be_open", message));
+                };
+                if resolution.on < *raised_on {
+                    return Err(DomainError::invalid(
+                        "on",
+                        "not_before_raised",
+                        format!("解决日期 {} 早于问题提出日期 {raised_on}", resolution.on),
+                    ));
+                }
+                Ok(ProjectEvent::ProblemResolved(resolution.clone()))
+            }
+            ProjectCommand::ChangeInvestor(change) => {
+                self.check_movable()?;
+                self.check_date(change.on, context)?;
+                if self.investor.as_ref() == Some(&change.investor) {
+                    return Err(DomainError::invalid(
+                        "investor",
+                        "investor_must_change",
+                        format!("「{}」已是本项目的投资方", change.investor),
+                    ));
+                }
+                if self.stage > ProjectStage::Signed {
+                    return Err(DomainError::not_allowed(
+                        "investor_change_before_registration",
+                        "项目公司已注册，投资方变更请作为新项目登记",
+                    ));
+                }
+                Ok(ProjectEvent::InvestorChanged(change.clone()))
+            }
         }
     }
 
@@ -537,6 +696,7 @@ impl Aggregate for Project {
                 self.exists = true;
                 self.task_force_id = Some(lead.task_force_id.clone());
                 self.category = Some(lead.category);
+                self.investor = Some(lead.investor.clone());
                 self.stage = ProjectStage::Lead;
                 self.stage_on = Some(lead.on);
             }
@@ -589,6 +749,29 @@ impl Aggregate for Project {
             ProjectEvent::Dropped(reason) => {
                 self.status = ProjectStatus::Dropped;
                 self.status_on = Some(reason.on);
+            }
+            ProjectEvent::OwnerChanged(_) | ProjectEvent::ProgressNoted(_) => {}
+            ProjectEvent::ProblemRaised(problem) => {
+                self.problems_raised.insert(problem.problem_id.clone());
+                self.open_problems.insert(problem.problem_id.clone(), problem.on);
+            }
+            ProjectEvent::ProblemResolved(resolution) => {
+                self.open_problems.remove(&resolution.problem_id);
+            }
+            ProjectEvent::InvestorChanged(change) => {
+                self.investor = Some(change.investor.clone());
+                if self.first_signed_on.is_some() {
+                    // A new signing with the new investor will count anew.
+                    self.stage = ProjectStage::Negotiating;
+                    self.first_signed_on = None;
+                    self.contract_signed = false;
+                    self.qualifies = false;
+                    self.signed_yuan = 0;
+                    self.contract_yuan = 0;
+                    self.increased_yuan = 0;
+                    self.contracted_yuan = 0;
+                }
+                self.stage_on = Some(change.on);
             }
         }
         self

@@ -23,6 +23,9 @@ use uuid::Uuid;
 
 use zhaoshang_domain::activity::{Activity, ActivityCommand, ActivityDetails, ActivityEvent, CancelActivity};
 use zhaoshang_domain::contract;
+use zhaoshang_domain::enterprise::{
+    CorrectEnterprise, Enterprise, EnterpriseCommand, EnterpriseDetails, EnterpriseEvent,
+};
 use zhaoshang_domain::envelope::schema_version_of;
 use zhaoshang_domain::meeting::{Meeting, MeetingCommand, MeetingEvent, RecordMeetingConvened};
 use zhaoshang_domain::plan::{
@@ -30,8 +33,14 @@ use zhaoshang_domain::plan::{
     LeadingGroupRole, Measure, PlanPeriod, PlanPeriodCommand, PlanPeriodEvent, PlanTargets,
 };
 use zhaoshang_domain::project::{
-    AgreementKind, DatedAmount, DatedReason, DatedStep, Project, ProjectCommand, ProjectEvent, RecordProjectLead,
-    RegisterCompany, SignProject, StartNegotiation,
+    AgreementKind, ChangeInvestor, ChangeOwner, DatedAmount, DatedReason, DatedStep, NoteProgress, Project,
+    ProjectCommand, ProjectEvent, RaiseProblem, RecordProjectLead, RegisterCompany, ResolveProblem, SignProject,
+    StartNegotiation,
+};
+use zhaoshang_domain::resources::{
+    Expenditure, ExpenditureCategory, ExpenditureCommand, ExpenditureEvent, PlatformRelation, RecordExpenditure,
+    RecordServicePlatform, RecordTalentIntroduction, ReverseRecord, ServicePlatform, ServicePlatformCommand,
+    ServicePlatformEvent, TalentIntroduction, TalentIntroductionCommand, TalentIntroductionEvent,
 };
 use zhaoshang_domain::task_force::{
     AssignLiaison, ChangePerson, DockingMethod, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce,
@@ -199,6 +208,10 @@ fn enum_variants() -> BTreeMap<&'static str, Vec<Variant>> {
         (Meeting::TYPE, variants_of::<MeetingEvent>()),
         (PlanPeriod::TYPE, variants_of::<PlanPeriodEvent>()),
         (LeadingGroup::TYPE, variants_of::<LeadingGroupEvent>()),
+        (Enterprise::TYPE, variants_of::<EnterpriseEvent>()),
+        (ServicePlatform::TYPE, variants_of::<ServicePlatformEvent>()),
+        (Expenditure::TYPE, variants_of::<ExpenditureEvent>()),
+        (TalentIntroduction::TYPE, variants_of::<TalentIntroductionEvent>()),
     ])
 }
 
@@ -418,6 +431,10 @@ fn decode(envelope: &EventEnvelope) -> Result<Decoded, String> {
         "meeting" => decode_as::<MeetingEvent>(envelope),
         "plan_period" => decode_as::<PlanPeriodEvent>(envelope),
         "leading_group" => decode_as::<LeadingGroupEvent>(envelope),
+        "enterprise" => decode_as::<EnterpriseEvent>(envelope),
+        "service_platform" => decode_as::<ServicePlatformEvent>(envelope),
+        "expenditure" => decode_as::<ExpenditureEvent>(envelope),
+        "talent_introduction" => decode_as::<TalentIntroductionEvent>(envelope),
         other => Err(format!("unknown aggregate type {other}")),
     }
 }
@@ -1108,6 +1125,175 @@ fn golden_history() -> Vec<EventEnvelope> {
             )),
         }),
         Request::by(LIAISON, "2022-12-26T02:00:00Z"),
+        h,
+    );
+
+    // The ledger of project a: its owner, progress, a problem and its resolution.
+    a.record(
+        ProjectCommand::ChangeOwner(ChangeOwner {
+            owner: name("靳磊"),
+            on: day("2022-12-01"),
+            reason: Some(text("召集人调整，项目随专班召集人分包。")),
+        }),
+        Request::by(OFFICE, "2022-12-02T01:10:00Z"),
+        h,
+    );
+    a.record(
+        ProjectCommand::NoteProgress(NoteProgress {
+            on: day("2022-12-30"),
+            note: text("一期产线满产运行，二期设备招标中。"),
+        }),
+        Request::by(LIAISON, "2022-12-30T08:00:00Z"),
+        h,
+    );
+    a.record(
+        ProjectCommand::RaiseProblem(RaiseProblem {
+            problem_id: slug("power-supply"),
+            on: day("2023-01-05"),
+            description: text("二期用电负荷不足，需协调供电部门增容。"),
+            help_from: Some(name("柳东新区管委会")),
+        }),
+        Request::by(LIAISON, "2023-01-05T03:00:00Z"),
+        h,
+    );
+    a.record(
+        ProjectCommand::ResolveProblem(ResolveProblem {
+            problem_id: slug("power-supply"),
+            on: day("2023-02-10"),
+            resolution: text("供电部门完成专线增容，二期用电已保障。"),
+        }),
+        Request::by(LIAISON, "2023-02-10T03:00:00Z"),
+        h,
+    );
+
+    // A project whose investor changes after signing: its next signing counts anew.
+    let project_c = uuid_v7(instant("2023-01-09T02:00:00Z"), "project/c").to_string();
+    let mut c = Stream::<Project>::new(&project_c);
+    c.record(
+        ProjectCommand::RecordLead(RecordProjectLead {
+            task_force_id: slug("automotive"),
+            name: name("汽车轻量化铝合金压铸件项目"),
+            investor: name("广东鸿图科技股份有限公司"),
+            category: ProjectCategory::Industrial,
+            planned_investment_yuan: Some(yuan(120_000_000)),
+            owner: name("靳磊"),
+            on: day("2023-01-06"),
+        }),
+        Request::by(LIAISON, "2023-01-09T02:00:00Z"),
+        h,
+    );
+    c.record(
+        ProjectCommand::StartNegotiation(StartNegotiation { on: day("2023-01-16"), note: None }),
+        Request::by(LIAISON, "2023-01-16T02:00:00Z"),
+        h,
+    );
+    c.record(
+        ProjectCommand::Sign(SignProject {
+            on: day("2023-03-02"),
+            agreement: AgreementKind::Framework,
+            investment_yuan: yuan(120_000_000),
+            evidence: None,
+            thresholds: InvestmentThresholds::PLAN_2022_2024,
+        }),
+        Request::by(LIAISON, "2023-03-02T08:00:00Z"),
+        h,
+    );
+    c.record(
+        ProjectCommand::ChangeInvestor(ChangeInvestor {
+            investor: name("文灿集团股份有限公司"),
+            on: day("2023-04-20"),
+            reason: text("原投资方战略收缩，由文灿集团承接项目并重新签约。"),
+        }),
+        Request::by(LIAISON, "2023-04-21T02:00:00Z"),
+        h,
+    );
+
+    let enterprise_id = uuid_v7(instant("2022-03-01T02:00:00Z"), "enterprise/a").to_string();
+    let mut registry = Stream::<Enterprise>::new(&enterprise_id);
+    let details = EnterpriseDetails {
+        name: name("上海智驱电控科技有限公司"),
+        role: EnterpriseRole::Target,
+        task_force_id: slug("automotive"),
+        uscc: None,
+        city: Some(name("上海")),
+        note: Some(text("新能源汽车电驱电控系统供应商，汽车产业链补链目标。")),
+        listed_on: day("2022-03-01"),
+    };
+    registry.record(EnterpriseCommand::Register(details.clone()), Request::by(LIAISON, "2022-03-01T02:00:00Z"), h);
+    registry.record(
+        EnterpriseCommand::Correct(CorrectEnterprise {
+            details: EnterpriseDetails { uscc: Some("91440300708461136T".to_owned()), ..details },
+            reason: text("补录统一社会信用代码。"),
+        }),
+        Request::by(LIAISON, "2022-11-10T02:00:00Z"),
+        h,
+    );
+
+    let platform_id = uuid_v7(instant("2023-05-10T02:00:00Z"), "platform/a").to_string();
+    let mut platform = Stream::<ServicePlatform>::new(&platform_id);
+    platform.record(
+        ServicePlatformCommand::Record(RecordServicePlatform {
+            name: name("中国科学院深圳先进技术研究院柳州技术转移中心"),
+            relation: PlatformRelation::Partnered,
+            task_force_id: Some(slug("automotive")),
+            operator: Some(name("中国科学院深圳先进技术研究院")),
+            on: day("2023-05-08"),
+            evidence: Some(name("柳科合〔2023〕12号")),
+            note: None,
+        }),
+        Request::by(OFFICE, "2023-05-10T02:00:00Z"),
+        h,
+    );
+    platform.record(
+        ServicePlatformCommand::Reverse(ReverseRecord {
+            on: day("2023-05-12"),
+            reason: text("合作协议尚未签署，误登，予以冲销。"),
+        }),
+        Request::by(OFFICE, "2023-05-12T02:00:00Z"),
+        h,
+    );
+    let expenditure_id = uuid_v7(instant("2022-11-20T02:00:00Z"), "expenditure/a").to_string();
+    let mut spending = Stream::<Expenditure>::new(&expenditure_id);
+    spending.record(
+        ExpenditureCommand::Record(RecordExpenditure {
+            task_force_id: Some(slug("automotive")),
+            category: ExpenditureCategory::Transport,
+            amount_yuan: yuan(18_600),
+            on: day("2022-11-18"),
+            description: name("赴上海招商推介会往返交通"),
+            voucher: Some(name("记-2022-11-0087")),
+        }),
+        Request::by(OFFICE, "2022-11-20T02:00:00Z"),
+        h,
+    );
+    spending.record(
+        ExpenditureCommand::Reverse(ReverseRecord {
+            on: day("2022-11-25"),
+            reason: text("金额录入错误，冲销后重录。"),
+        }),
+        Request::by(OFFICE, "2022-11-25T02:00:00Z"),
+        h,
+    );
+    let talent_id = uuid_v7(instant("2023-06-01T02:00:00Z"), "talent/a").to_string();
+    let mut talent = Stream::<TalentIntroduction>::new(&talent_id);
+    talent.record(
+        TalentIntroductionCommand::Record(RecordTalentIntroduction {
+            task_force_id: slug("automotive"),
+            title: name("新能源汽车电控研发团队"),
+            people: 6,
+            level: Some(name("高层次人才团队")),
+            enterprise: Some(name("柳州五菱新能源电池科技有限公司")),
+            on: day("2023-05-30"),
+        }),
+        Request::by(LIAISON, "2023-06-01T02:00:00Z"),
+        h,
+    );
+    talent.record(
+        TalentIntroductionCommand::Reverse(ReverseRecord {
+            on: day("2023-06-02"),
+            reason: text("该团队已由人才专班登记，避免重复统计。"),
+        }),
+        Request::by(OFFICE, "2023-06-02T02:00:00Z"),
         h,
     );
     history
