@@ -19,9 +19,11 @@ use std::sync::{Arc, RwLock};
 use chrono::{Datelike, FixedOffset, NaiveDate, Utc};
 use zhaoshang_domain::Aggregate;
 use zhaoshang_domain::activity::Activity;
+use zhaoshang_domain::enterprise::Enterprise;
 use zhaoshang_domain::meeting::Meeting;
 use zhaoshang_domain::plan::{AdoptPlanPeriod, LeadingGroup, PlanPeriod, PlanPeriodEvent};
 use zhaoshang_domain::project::Project;
+use zhaoshang_domain::resources::{Expenditure, ServicePlatform, TalentIntroduction};
 use zhaoshang_domain::task_force::TaskForce;
 use zhaoshang_domain::values::InvestmentThresholds;
 use zhaoshang_event_store::{EventStore, EventStoreError};
@@ -52,6 +54,10 @@ struct Inner {
     meetings: AggregateRepository<Meeting>,
     plan_periods: AggregateRepository<PlanPeriod>,
     leading_groups: AggregateRepository<LeadingGroup>,
+    enterprises: AggregateRepository<Enterprise>,
+    service_platforms: AggregateRepository<ServicePlatform>,
+    expenditures: AggregateRepository<Expenditure>,
+    talent_introductions: AggregateRepository<TalentIntroduction>,
     /// The adopted plan periods, for the investment thresholds in force on a date.
     plans: RwLock<Vec<AdoptPlanPeriod>>,
 }
@@ -77,6 +83,10 @@ repository_of!(Activity, activities);
 repository_of!(Meeting, meetings);
 repository_of!(PlanPeriod, plan_periods);
 repository_of!(LeadingGroup, leading_groups);
+repository_of!(Enterprise, enterprises);
+repository_of!(ServicePlatform, service_platforms);
+repository_of!(Expenditure, expenditures);
+repository_of!(TalentIntroduction, talent_introductions);
 
 impl CommandService {
     /// A command service writing to `store`; reads the adopted plan periods.
@@ -102,6 +112,10 @@ impl CommandService {
                 meetings: AggregateRepository::new(store.clone()),
                 plan_periods: AggregateRepository::new(store.clone()),
                 leading_groups: AggregateRepository::new(store.clone()),
+                enterprises: AggregateRepository::new(store.clone()),
+                service_platforms: AggregateRepository::new(store.clone()),
+                expenditures: AggregateRepository::new(store.clone()),
+                talent_introductions: AggregateRepository::new(store.clone()),
                 store,
                 plans: RwLock::new(plans),
             }),

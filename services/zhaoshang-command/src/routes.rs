@@ -10,13 +10,18 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use uuid::Uuid;
 use zhaoshang_domain::activity::{Activity, ActivityCommand, ActivityDetails, CancelActivity};
+use zhaoshang_domain::enterprise::{CorrectEnterprise, Enterprise, EnterpriseCommand, EnterpriseDetails};
 use zhaoshang_domain::meeting::{Meeting, MeetingCommand, RecordMeetingConvened};
 use zhaoshang_domain::plan::{
     AdoptPlanPeriod, FormLeadingGroup, LeadingGroup, LeadingGroupCommand, PlanPeriod, PlanPeriodCommand,
 };
 use zhaoshang_domain::project::{
-    DatedAmount, DatedReason, DatedStep, Project, ProjectCommand, RecordProjectLead, RegisterCompany, SignProject,
-    StartNegotiation,
+    ChangeInvestor, ChangeOwner, DatedAmount, DatedReason, DatedStep, NoteProgress, Project, ProjectCommand,
+    RaiseProblem, RecordProjectLead, RegisterCompany, ResolveProblem, SignProject, StartNegotiation,
+};
+use zhaoshang_domain::resources::{
+    Expenditure, ExpenditureCommand, RecordExpenditure, RecordServicePlatform, RecordTalentIntroduction, ReverseRecord,
+    ServicePlatform, ServicePlatformCommand, TalentIntroduction, TalentIntroductionCommand,
 };
 use zhaoshang_domain::task_force::{
     AssignLiaison, ChangePerson, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce, TaskForceCommand,
@@ -317,6 +322,110 @@ fn routes() -> Routes {
             "登记已召开的会议（联席会、汇报会、督导检查）",
             IdFrom::New,
             |_, b| MeetingCommand::RecordConvened(b),
+        )
+        .add::<Project, ChangeOwner>(
+            "post",
+            "/api/v1/projects/{id}/owner",
+            pj,
+            "项目改由另一位召集人分包负责",
+            IdFrom::Path,
+            |_, b| ProjectCommand::ChangeOwner(b),
+        )
+        .add::<Project, NoteProgress>(
+            "post",
+            "/api/v1/projects/{id}/progress-notes",
+            pj,
+            "登记项目最新进展",
+            IdFrom::Path,
+            |_, b| ProjectCommand::NoteProgress(b),
+        )
+        .add::<Project, RaiseProblem>(
+            "post",
+            "/api/v1/projects/{id}/problems",
+            pj,
+            "提出项目存在的问题（需协调解决）",
+            IdFrom::Path,
+            |_, b| ProjectCommand::RaiseProblem(b),
+        )
+        .add::<Project, ResolveProblem>(
+            "post",
+            "/api/v1/projects/{id}/problem-resolutions",
+            pj,
+            "登记项目问题的解决情况",
+            IdFrom::Path,
+            |_, b| ProjectCommand::ResolveProblem(b),
+        )
+        .add::<Project, ChangeInvestor>(
+            "post",
+            "/api/v1/projects/{id}/investor-changes",
+            pj,
+            "变更投资方（已签约项目回到在谈，再次签约按新签约计）",
+            IdFrom::Path,
+            |_, b| ProjectCommand::ChangeInvestor(b),
+        )
+        .add::<Enterprise, EnterpriseDetails>(
+            "post",
+            "/api/v1/enterprises",
+            "企业",
+            "登记目标企业或链主企业",
+            IdFrom::New,
+            |_, b| EnterpriseCommand::Register(b),
+        )
+        .add::<Enterprise, CorrectEnterprise>(
+            "post",
+            "/api/v1/enterprises/{id}/corrections",
+            "企业",
+            "更正企业信息",
+            IdFrom::Path,
+            |_, b| EnterpriseCommand::Correct(b),
+        )
+        .add::<ServicePlatform, RecordServicePlatform>(
+            "post",
+            "/api/v1/service-platforms",
+            "服务平台与经费",
+            "登记引进或合作的科技招商服务平台",
+            IdFrom::New,
+            |_, b| ServicePlatformCommand::Record(b),
+        )
+        .add::<ServicePlatform, ReverseRecord>(
+            "post",
+            "/api/v1/service-platforms/{id}/reversal",
+            "服务平台与经费",
+            "冲销误登的服务平台记录",
+            IdFrom::Path,
+            |_, b| ServicePlatformCommand::Reverse(b),
+        )
+        .add::<Expenditure, RecordExpenditure>(
+            "post",
+            "/api/v1/expenditures",
+            "服务平台与经费",
+            "登记一笔专项经费支出",
+            IdFrom::New,
+            |_, b| ExpenditureCommand::Record(b),
+        )
+        .add::<Expenditure, ReverseRecord>(
+            "post",
+            "/api/v1/expenditures/{id}/reversal",
+            "服务平台与经费",
+            "冲销误登的经费支出（红冲）",
+            IdFrom::Path,
+            |_, b| ExpenditureCommand::Reverse(b),
+        )
+        .add::<TalentIntroduction, RecordTalentIntroduction>(
+            "post",
+            "/api/v1/talent-introductions",
+            "服务平台与经费",
+            "登记引进人才（只计人数）",
+            IdFrom::New,
+            |_, b| TalentIntroductionCommand::Record(b),
+        )
+        .add::<TalentIntroduction, ReverseRecord>(
+            "post",
+            "/api/v1/talent-introductions/{id}/reversal",
+            "服务平台与经费",
+            "冲销误登的人才引进记录",
+            IdFrom::Path,
+            |_, b| TalentIntroductionCommand::Reverse(b),
         )
 }
 

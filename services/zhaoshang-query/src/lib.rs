@@ -22,12 +22,15 @@ use tokio_util::sync::CancellationToken;
 use zhaoshang_event_store::EventStore;
 use zhaoshang_http::ApiError;
 use zhaoshang_http::openapi::{Endpoint, OpenApiBuilder, QueryParam};
+use zhaoshang_read_model::ledger::ProblemView;
 use zhaoshang_read_model::progress::{ProgressError, ProgressTable, parse_period};
 use zhaoshang_read_model::queries::{
     ActivityView, LeadingGroupView, MeetingView, PlanPeriodView, ProjectFilter, ProjectStepView, ProjectView,
     TaskForceView,
 };
 use zhaoshang_read_model::{ReadModel, ReadModelError};
+
+mod ledger;
 
 /// Longest a query waits for a consistency token, whatever it asks.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -286,6 +289,8 @@ pub struct ProjectDetail {
     pub project: ProjectView,
     /// Its steps, oldest first.
     pub steps: Vec<ProjectStepView>,
+    /// Its problems (存在问题), open and resolved, oldest first.
+    pub problems: Vec<ProblemView>,
 }
 
 async fn project(
@@ -302,7 +307,8 @@ async fn project(
         .map_err(database)?
         .ok_or(ApiError::NotFound { what: format!("项目 {id}") })?;
     let steps = s.read_model.project_steps(&id).await.map_err(database)?;
-    Ok(Json(ProjectDetail { project, steps }))
+    let problems = s.read_model.project_problems(&id).await.map_err(database)?;
+    Ok(Json(ProjectDetail { project, steps, problems }))
 }
 
 async fn activities(
@@ -429,6 +435,7 @@ pub fn router(service: QueryService) -> Router {
         .route("/api/v1/progress", get(progress))
         .route("/api/v1/projections", get(projections))
         .route("/readyz", get(readyz))
+        .merge(ledger::routes())
         .with_state(service)
 }
 
@@ -534,6 +541,9 @@ pub fn openapi() -> OpenApiBuilder {
         r,
         vec![q("year", "单个年份，如 2022", "integer"), q("period", "起止年份，如 2022-2024", "string")],
     );
+    ledger::document(&mut docs, &|docs, ledger::Doc(path, tag, summary, r, extra)| {
+        add(docs, path, tag, summary, r, extra);
+    });
     let r = docs.schema::<ProjectionStatus>();
     add(&mut docs, "/api/v1/projections", "运行", "读模型已应用到的事件序号、事件流最新序号与滞后量", r, vec![]);
     docs.add(Endpoint {

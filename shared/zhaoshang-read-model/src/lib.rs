@@ -9,6 +9,7 @@
 //! the connections' `search_path`, so many can share one database.
 
 mod copy;
+pub mod ledger;
 pub mod progress;
 pub mod projection;
 pub mod queries;

@@ -1,14 +1,15 @@
 //! The progress statistics table (附件1 科技系统科技招商工作进度统计表).
 //!
 //! Counted as `DOMAIN.md` ("How the progress table counts") says: a project
-//! in the period of its first signing when it qualified then; started
+//! in the period of its first signing when it qualified then (a change of
+//! investor makes the next signing a first signing again); started
 //! projects in the period they started; held activities by kind, leader-led
 //! only for going-out campaigns so marked; distinct target enterprises
 //! invited in held inviting-in activities; distinct chain-leader enterprises
 //! met in held online activities; distinct target enterprises docked (per
 //! task force, and distinct across task forces in the total); joint meetings
 //! and supervision inspections as quarters covered, report meetings as
-//! months covered. Targets come from the plan period's data.
+//! months covered; service platforms recorded in the period and not reversed. Targets come from the plan period's data.
 
 use std::collections::HashMap;
 
@@ -26,8 +27,7 @@ pub fn counted_measures() -> impl Iterator<Item = Measure> {
 
 /// Measures of the plan that this version does not record yet, listed in
 /// every answer so that nobody reads a missing figure as a zero.
-pub const NOT_YET_COUNTED: [Measure; 3] =
-    [Measure::MonthlyReports, Measure::ServicePlatforms, Measure::BriefingQuarters];
+pub const NOT_YET_COUNTED: [Measure; 2] = [Measure::MonthlyReports, Measure::BriefingQuarters];
 
 /// The period a table covers.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -122,8 +122,12 @@ pub enum ProgressError {
 }
 
 const COUNT_SQL: &str = "
-SELECT task_force_id, 'projects_led_in' AS measure, count(*) AS value FROM projects
-  WHERE qualifies AND first_signed_on BETWEEN $1 AND $2 GROUP BY GROUPING SETS ((task_force_id), ())
+SELECT p.task_force_id, 'projects_led_in' AS measure, count(*) AS value FROM project_signings s
+  JOIN projects p ON p.id = s.project_id
+  WHERE s.qualifies AND s.signed_on BETWEEN $1 AND $2 GROUP BY GROUPING SETS ((p.task_force_id), ())
+UNION ALL
+SELECT task_force_id, 'service_platforms', count(*) FROM service_platforms
+  WHERE reversed_on IS NULL AND recorded_on BETWEEN $1 AND $2 GROUP BY GROUPING SETS ((task_force_id), ())
 UNION ALL
 SELECT task_force_id, 'projects_started', count(*) FROM projects
   WHERE qualifies AND construction_started_on BETWEEN $1 AND $2 GROUP BY GROUPING SETS ((task_force_id), ())

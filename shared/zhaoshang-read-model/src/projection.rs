@@ -14,10 +14,12 @@ use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use zhaoshang_domain::EventEnvelope;
 use zhaoshang_domain::activity::{ActivityDetails, ActivityEvent};
+use zhaoshang_domain::enterprise::EnterpriseEvent;
 use zhaoshang_domain::envelope::DecodeError;
 use zhaoshang_domain::meeting::MeetingEvent;
 use zhaoshang_domain::plan::{LeadingGroupEvent, PlanPeriodEvent};
 use zhaoshang_domain::project::{AgreementKind, ProjectEvent, ProjectStage, ProjectStatus};
+use zhaoshang_domain::resources::{ExpenditureEvent, ReverseRecord, ServicePlatformEvent, TalentIntroductionEvent};
 use zhaoshang_domain::task_force::TaskForceEvent;
 
 use crate::ReadModelError;
@@ -62,6 +64,11 @@ struct ProjectPatch {
     status_reason: Option<String>,
     last_sequence: i64,
     version: i64,
+    latest_progress: Option<String>,
+    latest_progress_on: Option<NaiveDate>,
+    /// Set when this batch changed the investor: the signing fields of this
+    /// patch then replace the stored ones instead of filling in around them.
+    investor_changed_on: Option<NaiveDate>,
 }
 
 #[derive(Default, Clone)]
@@ -107,6 +114,10 @@ struct Batch {
     activities: HashMap<String, ActivityPatch>,
     meetings: Vec<(String, &'static str, Option<String>, NaiveDate, String, Value, Option<String>, i64)>,
     dockings: Vec<(i64, String, String, String, String, NaiveDate, Value, Option<String>)>,
+    /// First signings (of every investor): sequence, project, date, amount, qualifies, agreement.
+    signings: Vec<(i64, String, NaiveDate, i64, bool, String)>,
+    /// Real-time reports: sequence, kind, project, date, recorded at, amount, actor.
+    alerts: Vec<(i64, &'static str, String, NaiveDate, DateTime<Utc>, Option<i64>, String)>,
     /// Rare events (plans, task forces), applied one statement each, in order.
     singles: Vec<(i64, SingleEvent)>,
 }
@@ -115,6 +126,11 @@ enum SingleEvent {
     TaskForce(String, TaskForceEvent),
     PlanPeriod(String, PlanPeriodEvent),
     LeadingGroup(String, LeadingGroupEvent),
+    ProjectProblem(String, ProjectEvent),
+    Enterprise(String, i64, EnterpriseEvent),
+    ServicePlatform(String, ServicePlatformEvent),
+    Expenditure(String, ExpenditureEvent),
+    Talent(String, TalentIntroductionEvent),
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Value {
@@ -189,6 +205,23 @@ impl Batch {
                 let event = envelope.decode_with_data_text::<LeadingGroupEvent>(&data_text)?;
                 self.singles.push((seq, SingleEvent::LeadingGroup(id.to_owned(), event)));
             }
+            "enterprise" => {
+                let event = envelope.decode_with_data_text::<EnterpriseEvent>(&data_text)?;
+                let version = i64::try_from(envelope.aggregateversion).unwrap_or(i64::MAX);
+                self.singles.push((seq, SingleEvent::Enterprise(id.to_owned(), version, event)));
+            }
+            "service_platform" => {
+                let event = envelope.decode_with_data_text::<ServicePlatformEvent>(&data_text)?;
+                self.singles.push((seq, SingleEvent::ServicePlatform(id.to_owned(), event)));
+            }
+            "expenditure" => {
+                let event = envelope.decode_with_data_text::<ExpenditureEvent>(&data_text)?;
+                self.singles.push((seq, SingleEvent::Expenditure(id.to_owned(), event)));
+            }
+            "talent_introduction" => {
+                let event = envelope.decode_with_data_text::<TalentIntroductionEvent>(&data_text)?;
+                self.singles.push((seq, SingleEvent::Talent(id.to_owned(), event)));
+            }
             other => return Err(DecodeError::UnknownType(format!("aggregate type {other}"))),
         }
         self.add_log_row(seq, envelope, &data_text);
@@ -197,6 +230,9 @@ impl Batch {
 
     fn add_project(&mut self, seq: i64, envelope: &EventEnvelope, event: ProjectEvent) {
         let id = envelope.aggregateid.clone();
+        let mut alerts = Vec::new();
+        let mut signings = Vec::new();
+        let mut singles = Vec::new();
         let patch = self.project(&id);
         patch.last_sequence = seq;
         patch.version = i64::try_from(envelope.aggregateversion).unwrap_or(i64::MAX);
@@ -232,10 +268,36 @@ impl Batch {
             ProjectEvent::NegotiationStarted(n) => {
                 patch.stage = Some(ProjectStage::Negotiating.code().to_owned());
                 patch.negotiating_on = Some(n.on);
+                alerts.push((
+                    seq,
+                    "negotiation_started",
+                    id.clone(),
+                    n.on,
+                    envelope.time,
+                    None,
+                    envelope.actor.clone(),
+                ));
                 step(Some(ProjectStage::Negotiating), n.on, None, None, n.note.map(String::from))
             }
             ProjectEvent::Signed(s) => {
+                alerts.push((
+                    seq,
+                    "signed",
+                    id.clone(),
+                    s.on,
+                    envelope.time,
+                    Some(s.investment_yuan.get()),
+                    envelope.actor.clone(),
+                ));
                 if s.first_signing {
+                    signings.push((
+                        seq,
+                        id.clone(),
+                        s.on,
+                        s.investment_yuan.get(),
+                        s.qualifies,
+                        enum_code(&s.agreement),
+                    ));
                     patch.stage = Some(ProjectStage::Signed.code().to_owned());
                     patch.first_signed_on = Some(s.on);
                     patch.signed_investment_yuan = Some(s.investment_yuan.get());
@@ -307,8 +369,48 @@ impl Batch {
                 patch.status_reason = Some(r.reason.to_string());
                 step(None, r.on, None, None, Some(r.reason.into()))
             }
+            ProjectEvent::OwnerChanged(o) => {
+                patch.owner = Some(o.owner.to_string());
+                step(None, o.on, None, None, Some(o.owner.to_string()))
+            }
+            ProjectEvent::ProgressNoted(n) => {
+                patch.latest_progress = Some(n.note.to_string());
+                patch.latest_progress_on = Some(n.on);
+                step(None, n.on, None, None, Some(n.note.into()))
+            }
+            ProjectEvent::ProblemRaised(ref p) => {
+                let row = step(None, p.on, None, None, Some(p.description.to_string()));
+                singles.push((seq, SingleEvent::ProjectProblem(id.clone(), event)));
+                row
+            }
+            ProjectEvent::ProblemResolved(ref r) => {
+                let row = step(None, r.on, None, None, Some(r.resolution.to_string()));
+                singles.push((seq, SingleEvent::ProjectProblem(id.clone(), event)));
+                row
+            }
+            ProjectEvent::InvestorChanged(c) => {
+                patch.investor = Some(c.investor.to_string());
+                // Clearing the signing of an unsigned project clears nothing,
+                // so the patch need not know whether an earlier batch signed it;
+                // the upsert turns a signed project's stage back to negotiating.
+                if patch.first_signed_on.is_some() {
+                    patch.stage = Some(ProjectStage::Negotiating.code().to_owned());
+                }
+                patch.investor_changed_on = Some(c.on);
+                patch.first_signed_on = None;
+                patch.signed_investment_yuan = None;
+                patch.contract_signed_on = None;
+                patch.contract_investment_yuan = None;
+                patch.increased_investment_yuan = 0;
+                patch.qualifies = None;
+                alerts.push((seq, "investor_changed", id.clone(), c.on, envelope.time, None, envelope.actor.clone()));
+                step(None, c.on, None, None, Some(format!("{}：{}", c.investor, c.reason)))
+            }
         };
         self.add_step_row(&row);
+        self.alerts.append(&mut alerts);
+        self.signings.append(&mut signings);
+        self.singles.append(&mut singles);
     }
 
     fn add_activity(&mut self, seq: i64, id: &str, event: ActivityEvent) {
@@ -352,6 +454,7 @@ impl Batch {
                      note, recorded_at, actor) FROM STDIN",
             )
             .await?;
+        self.write_signings_and_alerts(tx).await?;
         self.write_activities(tx).await?;
         self.write_meetings_and_dockings(tx).await?;
         for (seq, single) in &self.singles {
@@ -393,11 +496,12 @@ impl Batch {
                  stage, status, lead_on, negotiating_on, first_signed_on, signed_investment_yuan, contract_signed_on,
                  contract_investment_yuan, increased_investment_yuan, qualifies, company_name, company_registered_on,
                  construction_started_on, producing_on, funds_arrived_yuan, reserve_entered_on, status_on,
-                 status_reason, last_sequence, version)
+                 status_reason, last_sequence, version, latest_progress, latest_progress_on, investor_changed_on)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                  $7::bigint[], $8::text[], $9::text[], $10::date[], $11::date[], $12::date[], $13::bigint[],
                  $14::date[], $15::bigint[], $16::bigint[], $17::boolean[], $18::text[], $19::date[], $20::date[],
-                 $21::date[], $22::bigint[], $23::date[], $24::date[], $25::text[], $26::bigint[], $27::bigint[])
+                 $21::date[], $22::bigint[], $23::date[], $24::date[], $25::text[], $26::bigint[], $27::bigint[],
+                 $28::text[], $29::date[], $30::date[])
              ON CONFLICT (id) DO UPDATE SET
                  task_force_id = COALESCE(EXCLUDED.task_force_id, p.task_force_id),
                  name = COALESCE(EXCLUDED.name, p.name),
@@ -405,16 +509,25 @@ impl Batch {
                  category = COALESCE(EXCLUDED.category, p.category),
                  owner = COALESCE(EXCLUDED.owner, p.owner),
                  planned_investment_yuan = COALESCE(EXCLUDED.planned_investment_yuan, p.planned_investment_yuan),
-                 stage = COALESCE(EXCLUDED.stage, p.stage),
+                 stage = CASE WHEN EXCLUDED.stage IS NULL AND EXCLUDED.investor_changed_on IS NOT NULL
+                                   AND p.first_signed_on IS NOT NULL THEN 'negotiating'
+                              ELSE COALESCE(EXCLUDED.stage, p.stage) END,
                  status = COALESCE(EXCLUDED.status, p.status),
                  lead_on = COALESCE(EXCLUDED.lead_on, p.lead_on),
                  negotiating_on = COALESCE(EXCLUDED.negotiating_on, p.negotiating_on),
-                 first_signed_on = COALESCE(EXCLUDED.first_signed_on, p.first_signed_on),
-                 signed_investment_yuan = COALESCE(EXCLUDED.signed_investment_yuan, p.signed_investment_yuan),
-                 contract_signed_on = COALESCE(EXCLUDED.contract_signed_on, p.contract_signed_on),
-                 contract_investment_yuan = COALESCE(EXCLUDED.contract_investment_yuan, p.contract_investment_yuan),
-                 increased_investment_yuan = p.increased_investment_yuan + EXCLUDED.increased_investment_yuan,
-                 qualifies = COALESCE(EXCLUDED.qualifies, p.qualifies),
+                 first_signed_on = CASE WHEN EXCLUDED.investor_changed_on IS NOT NULL THEN EXCLUDED.first_signed_on
+                     ELSE COALESCE(EXCLUDED.first_signed_on, p.first_signed_on) END,
+                 signed_investment_yuan = CASE WHEN EXCLUDED.investor_changed_on IS NOT NULL THEN EXCLUDED.signed_investment_yuan
+                     ELSE COALESCE(EXCLUDED.signed_investment_yuan, p.signed_investment_yuan) END,
+                 contract_signed_on = CASE WHEN EXCLUDED.investor_changed_on IS NOT NULL THEN EXCLUDED.contract_signed_on
+                     ELSE COALESCE(EXCLUDED.contract_signed_on, p.contract_signed_on) END,
+                 contract_investment_yuan = CASE WHEN EXCLUDED.investor_changed_on IS NOT NULL THEN EXCLUDED.contract_investment_yuan
+                     ELSE COALESCE(EXCLUDED.contract_investment_yuan, p.contract_investment_yuan) END,
+                 increased_investment_yuan = CASE WHEN EXCLUDED.investor_changed_on IS NOT NULL
+                     THEN EXCLUDED.increased_investment_yuan
+                     ELSE p.increased_investment_yuan + EXCLUDED.increased_investment_yuan END,
+                 qualifies = CASE WHEN EXCLUDED.investor_changed_on IS NOT NULL THEN EXCLUDED.qualifies
+                     ELSE COALESCE(EXCLUDED.qualifies, p.qualifies) END,
                  company_name = COALESCE(EXCLUDED.company_name, p.company_name),
                  company_registered_on = COALESCE(EXCLUDED.company_registered_on, p.company_registered_on),
                  construction_started_on = COALESCE(EXCLUDED.construction_started_on, p.construction_started_on),
@@ -424,7 +537,10 @@ impl Batch {
                  status_on = COALESCE(EXCLUDED.status_on, p.status_on),
                  status_reason = COALESCE(EXCLUDED.status_reason, p.status_reason),
                  last_sequence = GREATEST(EXCLUDED.last_sequence, p.last_sequence),
-                 version = GREATEST(EXCLUDED.version, p.version)",
+                 version = GREATEST(EXCLUDED.version, p.version),
+                 latest_progress = COALESCE(EXCLUDED.latest_progress, p.latest_progress),
+                 latest_progress_on = COALESCE(EXCLUDED.latest_progress_on, p.latest_progress_on),
+                 investor_changed_on = COALESCE(EXCLUDED.investor_changed_on, p.investor_changed_on)",
         )
         .bind(&self.project_order)
         .bind(col!(task_force_id))
@@ -453,8 +569,57 @@ impl Batch {
         .bind(col!(status_reason))
         .bind(col!(last_sequence))
         .bind(col!(version))
+        .bind(col!(latest_progress))
+        .bind(col!(latest_progress_on))
+        .bind(col!(investor_changed_on))
         .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    async fn write_signings_and_alerts(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if !self.signings.is_empty() {
+            macro_rules! col {
+                ($i:tt) => {
+                    self.signings.iter().map(|r| r.$i.clone()).collect::<Vec<_>>()
+                };
+            }
+            sqlx::query(
+                "INSERT INTO project_signings (sequence, project_id, signed_on, investment_yuan, qualifies, agreement)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::date[], $4::bigint[], $5::boolean[], $6::text[])
+                 ON CONFLICT (sequence) DO NOTHING",
+            )
+            .bind(col!(0))
+            .bind(col!(1))
+            .bind(col!(2))
+            .bind(col!(3))
+            .bind(col!(4))
+            .bind(col!(5))
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.alerts.is_empty() {
+            macro_rules! col {
+                ($i:tt) => {
+                    self.alerts.iter().map(|r| r.$i.clone()).collect::<Vec<_>>()
+                };
+            }
+            sqlx::query(
+                "INSERT INTO alerts (sequence, kind, project_id, occurred_on, recorded_at, amount_yuan, actor)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::date[], $5::timestamptz[],
+                     $6::bigint[], $7::text[])
+                 ON CONFLICT (sequence) DO NOTHING",
+            )
+            .bind(col!(0))
+            .bind(col!(1))
+            .bind(col!(2))
+            .bind(col!(3))
+            .bind(col!(4))
+            .bind(col!(5))
+            .bind(col!(6))
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(())
     }
 
@@ -627,7 +792,142 @@ async fn write_single(tx: &mut Transaction<'_, Postgres>, seq: i64, event: &Sing
             .await?;
         }
         SingleEvent::TaskForce(id, event) => write_task_force(tx, seq, id, event).await?,
+        SingleEvent::ProjectProblem(id, ProjectEvent::ProblemRaised(p)) => {
+            sqlx::query(
+                "INSERT INTO project_problems (project_id, problem_id, raised_on, description, help_from,
+                     raised_sequence)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project_id, problem_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(p.problem_id.as_str())
+            .bind(p.on)
+            .bind(p.description.as_str())
+            .bind(p.help_from.as_ref().map(|n| n.as_str()))
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::ProjectProblem(id, ProjectEvent::ProblemResolved(r)) => {
+            sqlx::query(
+                "UPDATE project_problems SET resolved_on = $3, resolution = $4, resolved_sequence = $5
+                 WHERE project_id = $1 AND problem_id = $2",
+            )
+            .bind(id)
+            .bind(r.problem_id.as_str())
+            .bind(r.on)
+            .bind(r.resolution.as_str())
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::ProjectProblem(..) => {}
+        SingleEvent::Enterprise(id, version, event) => {
+            let details = match event {
+                EnterpriseEvent::Registered(d) => d,
+                EnterpriseEvent::Corrected(c) => &c.details,
+            };
+            sqlx::query(
+                "INSERT INTO enterprises (id, name, role, task_force_id, uscc, city, note, listed_on, last_sequence,
+                     version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role,
+                     task_force_id = EXCLUDED.task_force_id, uscc = EXCLUDED.uscc, city = EXCLUDED.city,
+                     note = EXCLUDED.note, listed_on = EXCLUDED.listed_on, last_sequence = EXCLUDED.last_sequence,
+                     version = EXCLUDED.version",
+            )
+            .bind(id)
+            .bind(details.name.as_str())
+            .bind(details.role.code())
+            .bind(details.task_force_id.as_str())
+            .bind(details.uscc.as_deref())
+            .bind(details.city.as_ref().map(|n| n.as_str()))
+            .bind(details.note.as_ref().map(|n| n.as_str()))
+            .bind(details.listed_on)
+            .bind(seq)
+            .bind(version)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::ServicePlatform(id, ServicePlatformEvent::Recorded(p)) => {
+            sqlx::query(
+                "INSERT INTO service_platforms (id, name, relation, task_force_id, operator, recorded_on, evidence,
+                     note, last_sequence)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(p.name.as_str())
+            .bind(enum_code(&p.relation))
+            .bind(p.task_force_id.as_ref().map(|s| s.as_str()))
+            .bind(p.operator.as_ref().map(|n| n.as_str()))
+            .bind(p.on)
+            .bind(p.evidence.as_ref().map(|n| n.as_str()))
+            .bind(p.note.as_ref().map(|n| n.as_str()))
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::Expenditure(id, ExpenditureEvent::Recorded(e)) => {
+            sqlx::query(
+                "INSERT INTO expenditures (id, task_force_id, category, amount_yuan, paid_on, description, voucher,
+                     last_sequence)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(e.task_force_id.as_ref().map(|s| s.as_str()))
+            .bind(e.category.code())
+            .bind(e.amount_yuan.get())
+            .bind(e.on)
+            .bind(e.description.as_str())
+            .bind(e.voucher.as_ref().map(|n| n.as_str()))
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::Talent(id, TalentIntroductionEvent::Recorded(t)) => {
+            sqlx::query(
+                "INSERT INTO talent_introductions (id, task_force_id, title, people, level, enterprise,
+                     introduced_on, last_sequence)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(t.task_force_id.as_str())
+            .bind(t.title.as_str())
+            .bind(i32::try_from(t.people).unwrap_or(i32::MAX))
+            .bind(t.level.as_ref().map(|n| n.as_str()))
+            .bind(t.enterprise.as_ref().map(|n| n.as_str()))
+            .bind(t.on)
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::ServicePlatform(id, ServicePlatformEvent::Reversed(r)) => {
+            reverse(tx, "service_platforms", id, r, seq).await?
+        }
+        SingleEvent::Expenditure(id, ExpenditureEvent::Reversed(r)) => reverse(tx, "expenditures", id, r, seq).await?,
+        SingleEvent::Talent(id, TalentIntroductionEvent::Reversed(r)) => {
+            reverse(tx, "talent_introductions", id, r, seq).await?;
+        }
     }
+    Ok(())
+}
+
+/// Marks a record reversed; `table` is one of this module's own table names.
+async fn reverse(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &'static str,
+    id: &str,
+    reversal: &ReverseRecord,
+    seq: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {table} SET reversed_on = $2, reversal_reason = $3, last_sequence = $4 WHERE id = $1"
+    ))
+    .bind(id)
+    .bind(reversal.on)
+    .bind(reversal.reason.as_str())
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -145,6 +145,14 @@ pub struct ProjectView {
     pub status_reason: Option<String>,
     /// Version (number of events).
     pub version: i64,
+    /// The latest progress noted (最新进展).
+    pub latest_progress: Option<String>,
+    /// The date of the latest progress noted.
+    pub latest_progress_on: Option<NaiveDate>,
+    /// When the investor last changed (the signing fields then describe the new investor's signing).
+    pub investor_changed_on: Option<NaiveDate>,
+    /// Problems raised and not yet resolved (存在问题).
+    pub open_problems: i64,
 }
 
 /// One step of a project's history.
@@ -168,6 +176,10 @@ pub struct ProjectStepView {
     pub recorded_at: DateTime<Utc>,
     /// Who recorded it.
     pub actor: String,
+    /// Days between the date it happened and the day it was recorded (Liuzhou time).
+    pub recorded_days_later: i32,
+    /// Recorded more than [`crate::ledger::BACKFILL_AFTER_DAYS`] days after it happened (补录).
+    pub backfilled: bool,
 }
 
 /// Filters of the project list.
@@ -235,7 +247,9 @@ const PROJECT_COLUMNS: &str = "id, task_force_id, name, investor, category, owne
     qualifies, company_name, company_registered_on, construction_started_on, producing_on, funds_arrived_yuan,
     round(100.0 * funds_arrived_yuan / NULLIF(GREATEST(signed_investment_yuan, contract_investment_yuan)
         + increased_investment_yuan, 0), 2)::float8 AS funds_arrival_rate_percent,
-    reserve_entered_on, status_on, status_reason, version";
+    reserve_entered_on, status_on, status_reason, version, latest_progress, latest_progress_on, investor_changed_on,
+    (SELECT count(*) FROM project_problems pp WHERE pp.project_id = projects.id AND pp.resolved_on IS NULL)
+        AS open_problems";
 
 impl ReadModel {
     /// Every task force, by number.
@@ -309,10 +323,13 @@ impl ReadModel {
     /// [`ReadModelError::Database`].
     pub async fn project_steps(&self, id: &str) -> Result<Vec<ProjectStepView>, ReadModelError> {
         Ok(sqlx::query_as(
-            "SELECT sequence, event_type, stage, occurred_on, amount_yuan, evidence, note, recorded_at, actor
+            "SELECT sequence, event_type, stage, occurred_on, amount_yuan, evidence, note, recorded_at, actor,
+                 ((recorded_at AT TIME ZONE 'Asia/Shanghai')::date - occurred_on) AS recorded_days_later,
+                 ((recorded_at AT TIME ZONE 'Asia/Shanghai')::date - occurred_on) > $2 AS backfilled
              FROM project_steps WHERE project_id = $1 ORDER BY sequence",
         )
         .bind(id)
+        .bind(crate::ledger::BACKFILL_AFTER_DAYS)
         .fetch_all(self.pool())
         .await?)
     }
