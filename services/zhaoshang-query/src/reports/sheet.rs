@@ -101,7 +101,7 @@ impl Value {
             Self::Text(t) => t.clone(),
             Self::Count(n) => n.to_string(),
             Self::Yuan(y) => wan_yuan(*y),
-            Self::Percent(p) => format!("{p:.2}"),
+            Self::Percent(p) => format!("{p:.2}%"),
             Self::Date(d) => d.format("%Y-%m-%d").to_string(),
         }
     }
