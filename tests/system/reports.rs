@@ -406,3 +406,67 @@ fn zhaoshang_query_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[tokio::test]
+async fn import_templates_carry_chinese_headings_and_their_rules() {
+    let app = spawn_with_plan().await;
+    let list = app.get("/api/v1/import-templates", None).await;
+    assert_eq!(list.status, 200);
+    let templates = list.body.as_array().expect("a list").clone();
+    let kinds: Vec<&str> = templates.iter().map(|t| t["kind"].as_str().expect("kind")).collect();
+    assert_eq!(kinds, ["project-leads", "project-signings", "activities", "meetings", "dockings"]);
+
+    // Every column fills a field of its command's body (or the path's id):
+    // the templates cannot drift from the commands.
+    let openapi = app.get("/openapi.json", None).await.body;
+    for template in &templates {
+        let (method, path) = template["command"].as_str().expect("command").split_once(' ').expect("METHOD path");
+        let schema =
+            &openapi["paths"][path][method.to_lowercase()]["requestBody"]["content"]["application/json"]["schema"];
+        let name = schema["$ref"].as_str().expect("a schema reference").rsplit('/').next().expect("name");
+        let properties = &openapi["components"]["schemas"][name]["properties"];
+        for column in template["columns"].as_array().expect("columns") {
+            let field = column["field"].as_str().expect("field");
+            assert!(field == "id" || properties.get(field).is_some(), "{} fills {field} of {name}", template["kind"]);
+        }
+    }
+
+    let x = download(&app, "/api/v1/import-templates/project-leads.xlsx", 0).await;
+    assert_eq!(x.status, 200);
+    assert!(header(&x, "content-disposition").contains("filename=\"import-template-project-leads.xlsx\""));
+    let mut book = workbook(&x.bytes);
+    let range = book.worksheet_range("项目线索").expect("the sheet");
+    assert_eq!(text(&range, 0, 0), "导入模板：项目线索");
+    let headings: Vec<String> = (0..8).map(|c| text(&range, 2, c)).collect();
+    assert_eq!(
+        headings,
+        [
+            "项目编号",
+            "牵头专班编号",
+            "项目名称",
+            "投资方",
+            "项目类别",
+            "计划投资（万元）",
+            "负责人（召集人）",
+            "线索日期"
+        ]
+    );
+    assert!(text(&range, 3, 7).contains("2022-05-01"), "the comment row explains the date rule");
+    assert!(sheet_xml(&x.bytes).contains(r#"topLeftCell="A5""#), "headings and rules stay in view");
+
+    for kind in kinds {
+        let c = download(&app, &format!("/api/v1/import-templates/{kind}.csv"), 0).await;
+        assert_eq!(c.status, 200, "{kind}");
+        let rows = csv_rows(&c.bytes);
+        assert_eq!(rows.len(), 2, "{kind}: headings and rules, no data");
+        assert!(
+            rows[1].iter().all(|rule| rule.starts_with("必填") || rule.starts_with("选填") || rule.contains("必填")),
+            "{kind}: {:?}",
+            rows[1]
+        );
+    }
+    let unknown = app.get("/api/v1/import-templates/budgets.xlsx", None).await;
+    assert_eq!((unknown.status.as_u16(), unknown.body["errors"][0]["field"].as_str()), (422, Some("kind")));
+    let pdf = app.get("/api/v1/import-templates/activities.pdf", None).await;
+    assert_eq!((pdf.status.as_u16(), pdf.body["errors"][0]["rule"].as_str()), (422, Some("template_format")));
+}

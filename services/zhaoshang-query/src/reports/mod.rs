@@ -18,6 +18,7 @@ pub mod attachment_2;
 pub mod attachment_3;
 pub mod briefing;
 pub mod sheet;
+pub mod templates;
 
 use std::collections::HashMap;
 
@@ -255,6 +256,34 @@ async fn briefing(
     Ok(response)
 }
 
+async fn import_templates() -> axum::Json<Vec<templates::Template>> {
+    axum::Json(templates::TEMPLATES.to_vec())
+}
+
+/// `project-leads.xlsx` or `project-leads.csv`.
+async fn import_template(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let kinds: Vec<&str> = templates::TEMPLATES.iter().map(|t| t.kind).collect();
+    let (kind, format) = match file.rsplit_once('.') {
+        Some((kind, "xlsx")) => (kind, DownloadFormat::Xlsx),
+        Some((kind, "csv")) => (kind, DownloadFormat::Csv),
+        _ => {
+            return Err(ApiError::invalid(
+                "file",
+                "template_format",
+                "模板须以 .xlsx 或 .csv 结尾，如 project-leads.xlsx",
+            ));
+        }
+    };
+    let template = templates::find(kind)
+        .ok_or_else(|| ApiError::invalid("kind", "allowed_values", format!("可下载的模板：{}", kinds.join("、"))))?;
+    sheet_download(
+        &templates::sheet(template),
+        format,
+        &format!("导入模板_{}", template.name),
+        &format!("import-template-{}", template.kind),
+    )
+}
+
 /// The report endpoints, merged into the query router.
 pub fn routes() -> Router<QueryService> {
     Router::new()
@@ -262,6 +291,8 @@ pub fn routes() -> Router<QueryService> {
         .route("/api/v1/reports/attachment-2", get(attachment_2))
         .route("/api/v1/reports/attachment-3", get(attachment_3))
         .route("/api/v1/briefings/{quarter}", get(briefing))
+        .route("/api/v1/import-templates", get(import_templates))
+        .route("/api/v1/import-templates/{file}", get(import_template))
 }
 
 fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
@@ -333,6 +364,29 @@ pub fn document(docs: &mut OpenApiBuilder) {
         None,
         vec![q("format", "md（默认）、html", "string")],
     );
+    let list = docs.schema::<Vec<templates::Template>>();
+    docs.add(Endpoint {
+        method: "get",
+        path: "/api/v1/import-templates",
+        tag,
+        summary: "可下载的导入模板及其各列的列名、对应字段、是否必填和填写规则",
+        request: None,
+        response: Some(list),
+        status: 200,
+        query: vec![],
+        headers: vec![],
+    });
+    docs.add(Endpoint {
+        method: "get",
+        path: "/api/v1/import-templates/{file}",
+        tag,
+        summary: "下载导入模板：file 为 project-leads、project-signings、activities、meetings、dockings 加 .xlsx 或 .csv；第一行列名，第二行填写说明",
+        request: None,
+        response: None,
+        status: 200,
+        query: vec![],
+        headers: vec![],
+    });
 }
 
 #[cfg(test)]

@@ -151,6 +151,8 @@ pub struct Sheet {
 /// The narrowest and widest a column may be, in Excel's character units.
 const MIN_WIDTH: usize = 6;
 const MAX_WIDTH: usize = 50;
+/// The most a column widens for its rule text before the text wraps.
+const RULE_WIDTH: usize = 24;
 
 /// The display width of text in Excel's character units: unicode-width
 /// counts a CJK character as 2 columns and a Latin one as 1, which is how
@@ -174,7 +176,10 @@ impl Sheet {
                 let values = self.rows.iter().chain(self.total.iter()).filter_map(|row| row.get(index));
                 let widest_value = values.map(|v| text_width(&v.display())).max().unwrap_or(0);
                 let heading = text_width(&column.heading);
-                (widest_value.max(heading) + 2).clamp(MIN_WIDTH, MAX_WIDTH)
+                // A rule (import templates) wraps: let it widen the column
+                // only so far, and the rule row grows taller instead.
+                let rule = column.rule.as_deref().map_or(0, |r| text_width(r).min(RULE_WIDTH));
+                (widest_value.max(heading).max(rule) + 2).clamp(MIN_WIDTH, MAX_WIDTH)
             })
             .collect()
     }
@@ -296,7 +301,16 @@ impl Sheet {
                     &rule_format,
                 )?;
             }
-            sheet.set_row_height(row, 45)?;
+            // Tall enough for the longest wrapped rule, at 15 points a line.
+            let widths = self.column_widths();
+            let lines = self
+                .columns
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| text_width(c.rule.as_deref().unwrap_or("")).div_ceil(w.saturating_sub(2).max(1)))
+                .max()
+                .unwrap_or(1);
+            sheet.set_row_height(row, u32::try_from(lines.max(1) * 15).unwrap_or(90))?;
             row += 1;
         }
         sheet.set_freeze_panes(row, self.frozen_columns)?;
