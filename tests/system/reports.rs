@@ -171,6 +171,8 @@ async fn the_three_attachments_download_as_the_plan_heads_them() {
         disposition.contains("filename*=UTF-8''%E9%99%84%E4%BB%B61_"),
         "the Chinese name is RFC 5987-encoded: {disposition}"
     );
+    let again = download(&app, "/api/v1/reports/attachment-1?year=2022", token).await;
+    assert_eq!(again.bytes, x1.bytes, "the same data gives the same file, byte for byte");
     let mut book = workbook(&x1.bytes);
     let range = book.worksheet_range("附件1 进度统计表").expect("the sheet");
     assert_eq!(text(&range, 0, 0), "附件1");

@@ -7,7 +7,9 @@
 //! reads a database, so the layout rules are tested without one.
 
 use chrono::{Datelike, NaiveDate};
-use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Note, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{
+    Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Note, Workbook, Worksheet, XlsxError,
+};
 use unicode_width::UnicodeWidthStr;
 
 /// How a column's values are written and formatted.
@@ -220,6 +222,14 @@ impl Sheet {
     /// When rust_xlsxwriter refuses a value (a bug: sizes are checked here).
     pub fn to_xlsx(&self) -> Result<Vec<u8>, XlsxError> {
         let mut workbook = Workbook::new();
+        // A fixed creation time (the zip epoch, as reproducible builds use)
+        // instead of "now": the same data gives the same bytes, so a
+        // downloaded attachment can be compared or hashed like the briefing.
+        let properties = DocProperties::new()
+            .set_title(&self.title)
+            .set_author("zhaoshang")
+            .set_creation_datetime(&ExcelDateTime::from_ymd(1980, 1, 1)?);
+        workbook.set_properties(&properties);
         let worksheet = workbook.add_worksheet();
         self.write_worksheet(worksheet)?;
         workbook.save_to_buffer()
