@@ -347,6 +347,11 @@ fn blocks(data: &BriefingData) -> Vec<Block> {
         })
         .collect();
     out.push(Block::Table(vec!["指标", "全年目标", "截至季末完成", "差距"], total_rows));
+    let not_counted: Vec<&str> =
+        table.not_yet_counted.iter().filter_map(|code| Measure::from_code(code)).map(Measure::label).collect();
+    if !not_counted.is_empty() {
+        out.push(Block::Paragraph(format!("本系统尚未统计：{}（不是零）。", not_counted.join("、"))));
+    }
 
     out.push(Block::Heading(2, "二、各专班进展".to_owned()));
     out.push(Block::Paragraph("各格为“截至季末完成/全年目标”。".to_owned()));

@@ -237,7 +237,9 @@ impl Sheet {
 
     fn write_worksheet(&self, sheet: &mut Worksheet) -> Result<(), XlsxError> {
         sheet.set_name(&self.sheet_name)?;
-        sheet.set_landscape();
+        // Printed as the bureau files it: A4 landscape, every column on one
+        // page's width, the header repeated on every page.
+        sheet.set_landscape().set_paper_size(9).set_print_fit_to_pages(1, 0);
         let last_column = u16::try_from(self.columns.len().saturating_sub(1)).unwrap_or(u16::MAX);
         let border = |f: Format| f.set_border(FormatBorder::Thin);
         let label_format = Format::new().set_bold().set_font_size(12);
@@ -251,7 +253,9 @@ impl Sheet {
                 .set_align(FormatAlign::VerticalCenter)
                 .set_background_color(Color::RGB(0xDDEBF7)),
         );
-        let rule_format = border(Format::new().set_italic().set_text_wrap().set_font_color(Color::RGB(0x595959)));
+        let rule_format = border(
+            Format::new().set_italic().set_text_wrap().set_align(FormatAlign::Top).set_font_color(Color::RGB(0x595959)),
+        );
 
         let mut row: u32 = 0;
         if let Some(label) = &self.label {
@@ -264,6 +268,7 @@ impl Sheet {
         merge_or_write(sheet, row, 0, row, last_column, &self.subtitle, &subtitle_format)?;
         row += 1;
 
+        let header_row = row;
         if self.has_groups() {
             let (group_row, heading_row) = (row, row + 1);
             let mut index = 0;
@@ -324,6 +329,7 @@ impl Sheet {
             row += 1;
         }
         sheet.set_freeze_panes(row, self.frozen_columns)?;
+        sheet.set_repeat_rows(header_row, row - 1)?;
 
         let formats = CellFormats::new(false);
         for values in &self.rows {
