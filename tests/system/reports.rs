@@ -368,6 +368,9 @@ async fn the_quarterly_briefing_shows_the_quarter_and_its_hash_is_stable() {
         "2022-03-10 汽车产业链招商专班 招商工作联席会：汽车专班一季度联席会",
         // Progress per task force: p1 led in against the year's target of one.
         "| 汽车产业链招商专班 | 1/1 |",
+        // Progress stops at the quarter's end: machinery's signing of 1 April is not yet counted.
+        "| 机械装备制造产业链招商专班 | 0/1 |",
+        "| 新引进亿元以上工业项目或5000万元以上服务业项目（个） | 5 | 1 | 4 |",
         // Machinery held no joint meeting in Q1: behind one of four quarters.
         "机械装备制造产业链招商专班：",
         "招商工作联席会（季度） 完成 0，应达 1（全年目标 4）",
