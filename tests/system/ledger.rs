@@ -105,6 +105,8 @@ async fn the_ledger_keeps_owner_progress_and_problems_and_reads_the_rates() {
     assert_eq!(open["open_problems"], 1);
     assert_eq!(open["problems"][0]["help_from"], "供电局");
     assert_eq!(open["steps"][0]["backfilled"], true, "recorded years after it happened");
+    let reserve = app.get("/api/v1/reports/attachment-2?format=json", Some(token)).await.body;
+    assert_eq!(reserve["rows"][0]["problems"], "用电负荷不足（需供电局协调）", "附件2 存在问题: {reserve}");
 
     let token = app
         .post_ok(
@@ -116,6 +118,8 @@ async fn the_ledger_keeps_owner_progress_and_problems_and_reads_the_rates() {
     let resolved = app.get("/api/v1/projects/l1", Some(token)).await.body;
     assert_eq!(resolved["open_problems"], 0);
     assert_eq!(resolved["problems"][0]["resolved_on"], "2023-04-20");
+    let reserve = app.get("/api/v1/reports/attachment-2?format=json", Some(token)).await.body;
+    assert_eq!(reserve["rows"][0]["problems"], serde_json::Value::Null, "a resolved problem is no longer listed");
 
     // A second project signed in 2023 that has not started: 开工率 50%.
     new_project(&app, "l2", "另一投资方").await;

@@ -6,4 +6,5 @@ mod nats_access;
 mod plan;
 mod progress;
 mod projector;
+mod reports;
 mod write_path;

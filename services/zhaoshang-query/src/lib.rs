@@ -6,6 +6,11 @@
 //! so a client reads its own writes without the services being coupled.
 //! The wait is woken by PostgreSQL `NOTIFY`s sent in the projector's commits,
 //! not by polling.
+//!
+//! [`reports`] prints the plan's three attachments (XLSX, CSV, JSON) and the
+//! quarterly briefing (Markdown, HTML) from the same read models.
+
+pub mod reports;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -141,7 +146,7 @@ impl QueryService {
     }
 }
 
-fn database(error: ReadModelError) -> ApiError {
+pub(crate) fn database(error: ReadModelError) -> ApiError {
     match error {
         ReadModelError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
             ApiError::Unavailable { cause: error.to_string(), retry_after_seconds: 2 }
@@ -152,10 +157,10 @@ fn database(error: ReadModelError) -> ApiError {
 
 /// The query parameters of a request, checked one by one so that a bad one
 /// is named.
-struct Params(HashMap<String, String>);
+pub(crate) struct Params(HashMap<String, String>);
 
 impl Params {
-    fn new(raw: HashMap<String, String>, allowed: &[&str]) -> Result<Self, ApiError> {
+    pub(crate) fn new(raw: HashMap<String, String>, allowed: &[&str]) -> Result<Self, ApiError> {
         if let Some(unknown) =
             raw.keys().find(|k| !allowed.contains(&k.as_str()) && !COMMON_PARAMS.contains(&k.as_str()))
         {
@@ -168,11 +173,11 @@ impl Params {
         Ok(Self(raw))
     }
 
-    fn text(&self, name: &str) -> Option<String> {
+    pub(crate) fn text(&self, name: &str) -> Option<String> {
         self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
-    fn one_of(&self, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    pub(crate) fn one_of(&self, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
         match self.text(name) {
             Some(v) if !allowed.contains(&v.as_str()) => {
                 Err(ApiError::invalid(name, "allowed_values", format!("可选值为：{}", allowed.join("、"))))
@@ -181,7 +186,7 @@ impl Params {
         }
     }
 
-    fn year(&self, name: &str) -> Result<Option<i32>, ApiError> {
+    pub(crate) fn year(&self, name: &str) -> Result<Option<i32>, ApiError> {
         self.text(name)
             .map(|v| {
                 v.parse::<i32>()
@@ -206,7 +211,7 @@ impl Params {
 /// Parameters every list endpoint accepts.
 const COMMON_PARAMS: [&str; 2] = ["consistent_with", "wait_ms"];
 
-async fn consistent(service: &QueryService, raw: &HashMap<String, String>) -> Result<(), ApiError> {
+pub(crate) async fn consistent(service: &QueryService, raw: &HashMap<String, String>) -> Result<(), ApiError> {
     let Some(token) = raw.get("consistent_with") else { return Ok(()) };
     let sequence = token
         .parse::<u64>()
@@ -436,6 +441,7 @@ pub fn router(service: QueryService) -> Router {
         .route("/api/v1/projections", get(projections))
         .route("/readyz", get(readyz))
         .merge(ledger::routes())
+        .merge(reports::routes())
         .with_state(service)
 }
 
@@ -544,6 +550,7 @@ pub fn openapi() -> OpenApiBuilder {
     ledger::document(&mut docs, &|docs, ledger::Doc(path, tag, summary, r, extra)| {
         add(docs, path, tag, summary, r, extra);
     });
+    reports::document(&mut docs);
     let r = docs.schema::<ProjectionStatus>();
     add(&mut docs, "/api/v1/projections", "运行", "读模型已应用到的事件序号、事件流最新序号与滞后量", r, vec![]);
     docs.add(Endpoint {

@@ -108,6 +108,9 @@ pub enum PeriodRequest {
     Year(i32),
     /// From the first to the last year, inclusive.
     Years(i32, i32),
+    /// One calendar year from its first day up to and including a date of
+    /// it (a quarterly briefing's year to date); the year's targets apply.
+    YearThrough(i32, NaiveDate),
 }
 
 /// Why a table cannot be made.
@@ -199,11 +202,16 @@ impl ReadModel {
     /// [`ProgressError::NoPlanPeriod`] when no adopted plan covers the span;
     /// [`ProgressError::ReadModel`] when the database fails.
     pub async fn progress(&self, request: PeriodRequest) -> Result<ProgressTable, ProgressError> {
-        let (first, last) = match request {
-            PeriodRequest::Year(y) => (y, y),
-            PeriodRequest::Years(a, b) => (a, b),
+        let (first, last, through) = match request {
+            PeriodRequest::Year(y) => (y, y, None),
+            PeriodRequest::Years(a, b) => (a, b, None),
+            PeriodRequest::YearThrough(y, to) => (y, y, Some(to)),
         };
-        let label = if first == last { first.to_string() } else { format!("{first}-{last}") };
+        let label = match through {
+            Some(to) => format!("{first}:{to}"),
+            None if first == last => first.to_string(),
+            None => format!("{first}-{last}"),
+        };
         let plans = self.plan_periods().await?;
         let plan = plans
             .iter()
@@ -212,7 +220,10 @@ impl ReadModel {
         let targets: PlanTargets = serde_json::from_value(plan.targets.clone())
             .map_err(|e| ReadModelError::Database(sqlx::Error::Decode(Box::new(e))))?;
         let from = NaiveDate::from_ymd_opt(first, 1, 1).ok_or_else(|| ProgressError::NoPlanPeriod(label.clone()))?;
-        let to = NaiveDate::from_ymd_opt(last, 12, 31).ok_or_else(|| ProgressError::NoPlanPeriod(label.clone()))?;
+        let to = match through {
+            Some(to) if to.year() == last => to,
+            _ => NaiveDate::from_ymd_opt(last, 12, 31).ok_or_else(|| ProgressError::NoPlanPeriod(label.clone()))?,
+        };
         let years = u32::try_from(last - first + 1).unwrap_or(1);
 
         let mut tx = self.pool().begin().await.map_err(ReadModelError::from)?;
