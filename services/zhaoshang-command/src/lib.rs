@@ -19,6 +19,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{Datelike, FixedOffset, NaiveDate, Utc};
 use zhaoshang_domain::Aggregate;
 use zhaoshang_domain::activity::Activity;
+use zhaoshang_domain::briefing::Briefing;
 use zhaoshang_domain::enterprise::Enterprise;
 use zhaoshang_domain::meeting::Meeting;
 use zhaoshang_domain::plan::{AdoptPlanPeriod, LeadingGroup, PlanPeriod, PlanPeriodEvent};
@@ -58,6 +59,7 @@ struct Inner {
     service_platforms: AggregateRepository<ServicePlatform>,
     expenditures: AggregateRepository<Expenditure>,
     talent_introductions: AggregateRepository<TalentIntroduction>,
+    briefings: AggregateRepository<Briefing>,
     /// The adopted plan periods, for the investment thresholds in force on a date.
     plans: RwLock<Vec<AdoptPlanPeriod>>,
 }
@@ -87,6 +89,7 @@ repository_of!(Enterprise, enterprises);
 repository_of!(ServicePlatform, service_platforms);
 repository_of!(Expenditure, expenditures);
 repository_of!(TalentIntroduction, talent_introductions);
+repository_of!(Briefing, briefings);
 
 impl CommandService {
     /// A command service writing to `store`; reads the adopted plan periods.
@@ -116,6 +119,7 @@ impl CommandService {
                 service_platforms: AggregateRepository::new(store.clone()),
                 expenditures: AggregateRepository::new(store.clone()),
                 talent_introductions: AggregateRepository::new(store.clone()),
+                briefings: AggregateRepository::new(store.clone()),
                 store,
                 plans: RwLock::new(plans),
             }),

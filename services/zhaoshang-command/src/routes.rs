@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use uuid::Uuid;
 use zhaoshang_domain::activity::{Activity, ActivityCommand, ActivityDetails, CancelActivity};
+use zhaoshang_domain::briefing::{Briefing, BriefingCommand, PublishBriefing, briefing_id};
 use zhaoshang_domain::enterprise::{CorrectEnterprise, Enterprise, EnterpriseCommand, EnterpriseDetails};
 use zhaoshang_domain::meeting::{Meeting, MeetingCommand, RecordMeetingConvened};
 use zhaoshang_domain::plan::{
@@ -66,7 +67,7 @@ struct Routes {
 
 impl Routes {
     fn add<A, B>(
-        mut self,
+        self,
         method: &'static str,
         path: &'static str,
         tag: &'static str,
@@ -79,11 +80,33 @@ impl Routes {
         B: DeserializeOwned + JsonSchema + Send + 'static,
         CommandService: RepositoryOf<A>,
     {
+        self.add_checked::<A, B>(method, path, tag, summary, id_from, |_, _| Ok(()), to_command)
+    }
+
+    /// Like [`Routes::add`], with a check of the body against the path's id
+    /// (for aggregates whose id is derived from their facts).
+    #[allow(clippy::too_many_arguments)]
+    fn add_checked<A, B>(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        tag: &'static str,
+        summary: &'static str,
+        id_from: IdFrom,
+        check: fn(Option<&str>, &B) -> Result<(), ApiError>,
+        to_command: fn(&CommandService, B) -> A::Command,
+    ) -> Self
+    where
+        A: Aggregate,
+        B: DeserializeOwned + JsonSchema + Send + 'static,
+        CommandService: RepositoryOf<A>,
+    {
         let handler = move |State(service): State<CommandService>,
                             params: RawPathParams,
                             headers: HeaderMap,
                             ValidJson(body): ValidJson<B>| async move {
             let path_id = params.iter().find(|(name, _)| *name == "id").map(|(_, value)| value.to_owned());
+            check(path_id.as_deref(), &body)?;
             let command = to_command(&service, body);
             execute::<A>(&service, id_from, path_id, &headers, command).await
         };
@@ -426,6 +449,25 @@ fn routes() -> Routes {
             "冲销误登的人才引进记录",
             IdFrom::Path,
             |_, b| TalentIntroductionCommand::Reverse(b),
+        )
+        .add_checked::<Briefing, PublishBriefing>(
+            "put",
+            "/api/v1/briefings/{id}",
+            "简报",
+            "发布（或更正后重新发布）季度简报：记录内容的 SHA-256 及其所依据的事件序号；编号如 2023-q1",
+            IdFrom::Path,
+            |id, b| {
+                if id == Some(briefing_id(b.year, b.quarter).as_str()) {
+                    Ok(())
+                } else {
+                    Err(ApiError::invalid(
+                        "quarter",
+                        "briefing_id_matches_quarter",
+                        format!("路径中的简报编号应为 {}", briefing_id(b.year, b.quarter)),
+                    ))
+                }
+            },
+            |_, b| BriefingCommand::Publish(b),
         )
 }
 

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::Aggregate;
 use crate::activity::{Activity, ActivityDetails, CancelActivity};
+use crate::briefing::{Briefing, PublishBriefing};
 use crate::enterprise::{CorrectEnterprise, Enterprise, EnterpriseDetails};
 use crate::envelope::{EVENT_SOURCE, EVENT_TYPE_PREFIX};
 use crate::meeting::{Meeting, RecordMeetingConvened};
@@ -106,6 +107,7 @@ pub fn event_types() -> Vec<EventType> {
     let platform = ServicePlatform::TYPE;
     let expenditure = Expenditure::TYPE;
     let talent = TalentIntroduction::TYPE;
+    let briefing = Briefing::TYPE;
     vec![
         entry(task_force, "task_force.established.v1", payload_schema::<EstablishTaskForce>, "专班成立。"),
         entry(task_force, "task_force.convener_changed.v1", payload_schema::<ChangePerson>, "专班召集人变更。"),
@@ -180,6 +182,8 @@ pub fn event_types() -> Vec<EventType> {
             "登记引进人才（只计人数，不记个人信息）。",
         ),
         entry(talent, "talent_introduction.reversed.v1", payload_schema::<ReverseRecord>, "冲销误登的人才引进记录。"),
+        entry(briefing, "briefing.published.v1", payload_schema::<PublishBriefing>, "发布季度科技招商工作简报。"),
+        entry(briefing, "briefing.republished.v1", payload_schema::<PublishBriefing>, "更正后重新发布季度简报。"),
     ]
 }
 

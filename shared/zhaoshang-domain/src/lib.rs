@@ -19,6 +19,7 @@
 
 pub mod activity;
 pub mod aggregate;
+pub mod briefing;
 /// The public event contract: the catalog of event types and their JSON Schemas.
 pub mod contract;
 pub mod enterprise;

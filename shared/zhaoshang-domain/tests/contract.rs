@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use zhaoshang_domain::activity::{Activity, ActivityCommand, ActivityDetails, ActivityEvent, CancelActivity};
+use zhaoshang_domain::briefing::{Briefing, BriefingCommand, BriefingEvent, PublishBriefing};
 use zhaoshang_domain::contract;
 use zhaoshang_domain::enterprise::{
     CorrectEnterprise, Enterprise, EnterpriseCommand, EnterpriseDetails, EnterpriseEvent,
@@ -212,6 +213,7 @@ fn enum_variants() -> BTreeMap<&'static str, Vec<Variant>> {
         (ServicePlatform::TYPE, variants_of::<ServicePlatformEvent>()),
         (Expenditure::TYPE, variants_of::<ExpenditureEvent>()),
         (TalentIntroduction::TYPE, variants_of::<TalentIntroductionEvent>()),
+        (Briefing::TYPE, variants_of::<BriefingEvent>()),
     ])
 }
 
@@ -435,6 +437,7 @@ fn decode(envelope: &EventEnvelope) -> Result<Decoded, String> {
         "service_platform" => decode_as::<ServicePlatformEvent>(envelope),
         "expenditure" => decode_as::<ExpenditureEvent>(envelope),
         "talent_introduction" => decode_as::<TalentIntroductionEvent>(envelope),
+        "briefing" => decode_as::<BriefingEvent>(envelope),
         other => Err(format!("unknown aggregate type {other}")),
     }
 }
@@ -1294,6 +1297,28 @@ fn golden_history() -> Vec<EventEnvelope> {
             reason: text("该团队已由人才专班登记，避免重复统计。"),
         }),
         Request::by(OFFICE, "2023-06-02T02:00:00Z"),
+        h,
+    );
+    let mut briefing = Stream::<Briefing>::new("2023-q1");
+    let publication = PublishBriefing {
+        year: 2023,
+        quarter: 1,
+        title: name("科技招商工作简报（2023年第1期）"),
+        content_sha256: sha256_hex("科技招商工作简报（2023年第1期）"),
+        as_of_sequence: 1_204,
+        on: day("2023-04-06"),
+        correction: None,
+    };
+    briefing.record(BriefingCommand::Publish(publication.clone()), Request::by(OFFICE, "2023-04-06T08:00:00Z"), h);
+    briefing.record(
+        BriefingCommand::Publish(PublishBriefing {
+            content_sha256: sha256_hex("科技招商工作简报（2023年第1期）更正版"),
+            as_of_sequence: 1_260,
+            on: day("2023-04-10"),
+            correction: Some(text("更正汽车产业链专班签约项目投资额。")),
+            ..publication
+        }),
+        Request::by(OFFICE, "2023-04-10T08:00:00Z"),
         h,
     );
     history

@@ -309,3 +309,65 @@ fn talent_records_count_between_one_and_a_thousand_people() {
     assert!(nothing.when(record(1000)).is_ok());
     assert!(nothing.when(record(1)).is_ok());
 }
+
+// ---------------------------------------------------------------------------
+// The quarterly briefing.
+// ---------------------------------------------------------------------------
+
+fn publication(quarter: u8, hash: &str, on: &str) -> zhaoshang_domain::briefing::PublishBriefing {
+    zhaoshang_domain::briefing::PublishBriefing {
+        year: 2023,
+        quarter,
+        title: name("科技招商工作简报（2023年第1期）"),
+        content_sha256: hash.to_owned(),
+        as_of_sequence: 100,
+        on: date(on),
+        correction: None,
+    }
+}
+
+#[test]
+fn a_briefing_names_a_real_quarter_a_sha256_and_is_not_published_before_its_quarter() {
+    use zhaoshang_domain::briefing::{Briefing, BriefingCommand};
+    let nothing = Scenario::<Briefing>::on(TODAY);
+    let hash = "a".repeat(64);
+    assert_eq!(refused(nothing.when(BriefingCommand::Publish(publication(5, &hash, "2023-04-06")))), "quarter_range");
+    assert_eq!(refused(nothing.when(BriefingCommand::Publish(publication(1, "ABC", "2023-04-06")))), "sha256_hex");
+    assert_eq!(
+        refused(nothing.when(BriefingCommand::Publish(publication(1, &"A".repeat(64), "2023-04-06")))),
+        "sha256_hex",
+        "upper-case hex is not the canonical form"
+    );
+    assert_eq!(
+        refused(nothing.when(BriefingCommand::Publish(publication(2, &hash, "2023-03-31")))),
+        "not_before_quarter"
+    );
+    assert!(nothing.when(BriefingCommand::Publish(publication(2, &hash, "2023-04-01"))).is_ok());
+}
+
+#[test]
+fn a_briefing_is_republished_only_with_new_content_and_a_stated_correction() {
+    use zhaoshang_domain::briefing::{Briefing, BriefingCommand, BriefingEvent};
+    let first = "a".repeat(64);
+    let published = Scenario::<Briefing>::on(TODAY)
+        .then_apply(BriefingCommand::Publish(publication(1, &first, "2023-04-06")))
+        .unwrap();
+    assert_eq!(
+        refused(published.when(BriefingCommand::Publish(publication(1, &first, "2023-04-07")))),
+        "already_published"
+    );
+    let second = "b".repeat(64);
+    assert_eq!(
+        refused(published.when(BriefingCommand::Publish(publication(1, &second, "2023-04-07")))),
+        "correction_reason_required"
+    );
+    let mut corrected = publication(1, &second, "2023-04-07");
+    corrected.correction = Some(text("更正签约金额。"));
+    assert!(matches!(
+        published.when(BriefingCommand::Publish(corrected.clone())).unwrap(),
+        BriefingEvent::Republished(_)
+    ));
+    corrected.quarter = 2;
+    corrected.on = date("2023-07-07");
+    assert_eq!(refused(published.when(BriefingCommand::Publish(corrected))), "briefing_of_its_quarter");
+}

@@ -103,3 +103,19 @@ CREATE TABLE talent_introductions (
     reversal_reason text,
     last_sequence   bigint NOT NULL
 );
+
+-- Quarterly briefings (简报) as published: the content's hash and the stream
+-- sequence its figures stood on; republications replace the current text.
+CREATE TABLE briefings (
+    id              text PRIMARY KEY,
+    year            int NOT NULL,
+    quarter         int NOT NULL,
+    title           text NOT NULL,
+    content_sha256  text NOT NULL,
+    as_of_sequence  bigint NOT NULL,
+    published_on    date NOT NULL,
+    first_published_on date NOT NULL,
+    publications    int NOT NULL,
+    correction      text,
+    last_sequence   bigint NOT NULL
+);

@@ -9,7 +9,8 @@
 //! met in held online activities; distinct target enterprises docked (per
 //! task force, and distinct across task forces in the total); joint meetings
 //! and supervision inspections as quarters covered, report meetings as
-//! months covered; service platforms recorded in the period and not reversed. Targets come from the plan period's data.
+//! months covered; service platforms recorded in the period and not reversed;
+//! briefings as the quarters of the period with a published briefing. Targets come from the plan period's data.
 
 use std::collections::HashMap;
 
@@ -27,7 +28,7 @@ pub fn counted_measures() -> impl Iterator<Item = Measure> {
 
 /// Measures of the plan that this version does not record yet, listed in
 /// every answer so that nobody reads a missing figure as a zero.
-pub const NOT_YET_COUNTED: [Measure; 2] = [Measure::MonthlyReports, Measure::BriefingQuarters];
+pub const NOT_YET_COUNTED: [Measure; 1] = [Measure::MonthlyReports];
 
 /// The period a table covers.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -128,6 +129,9 @@ const COUNT_SQL: &str = "
 SELECT p.task_force_id, 'projects_led_in' AS measure, count(*) AS value FROM project_signings s
   JOIN projects p ON p.id = s.project_id
   WHERE s.qualifies AND s.signed_on BETWEEN $1 AND $2 GROUP BY GROUPING SETS ((p.task_force_id), ())
+UNION ALL
+SELECT NULL, 'briefing_quarters', count(*) FROM briefings
+  WHERE make_date(year, quarter * 3, 1) BETWEEN date_trunc('month', $1::date) AND $2
 UNION ALL
 SELECT task_force_id, 'service_platforms', count(*) FROM service_platforms
   WHERE reversed_on IS NULL AND recorded_on BETWEEN $1 AND $2 GROUP BY GROUPING SETS ((task_force_id), ())

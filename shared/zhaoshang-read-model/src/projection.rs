@@ -14,6 +14,7 @@ use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use zhaoshang_domain::EventEnvelope;
 use zhaoshang_domain::activity::{ActivityDetails, ActivityEvent};
+use zhaoshang_domain::briefing::BriefingEvent;
 use zhaoshang_domain::enterprise::EnterpriseEvent;
 use zhaoshang_domain::envelope::DecodeError;
 use zhaoshang_domain::meeting::MeetingEvent;
@@ -131,6 +132,7 @@ enum SingleEvent {
     ServicePlatform(String, ServicePlatformEvent),
     Expenditure(String, ExpenditureEvent),
     Talent(String, TalentIntroductionEvent),
+    Briefing(String, BriefingEvent),
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Value {
@@ -221,6 +223,10 @@ impl Batch {
             "talent_introduction" => {
                 let event = envelope.decode_with_data_text::<TalentIntroductionEvent>(&data_text)?;
                 self.singles.push((seq, SingleEvent::Talent(id.to_owned(), event)));
+            }
+            "briefing" => {
+                let event = envelope.decode_with_data_text::<BriefingEvent>(&data_text)?;
+                self.singles.push((seq, SingleEvent::Briefing(id.to_owned(), event)));
             }
             other => return Err(DecodeError::UnknownType(format!("aggregate type {other}"))),
         }
@@ -896,6 +902,28 @@ async fn write_single(tx: &mut Transaction<'_, Postgres>, seq: i64, event: &Sing
             .bind(t.level.as_ref().map(|n| n.as_str()))
             .bind(t.enterprise.as_ref().map(|n| n.as_str()))
             .bind(t.on)
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SingleEvent::Briefing(id, BriefingEvent::Published(b) | BriefingEvent::Republished(b)) => {
+            sqlx::query(
+                "INSERT INTO briefings (id, year, quarter, title, content_sha256, as_of_sequence, published_on,
+                     first_published_on, publications, correction, last_sequence)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8, $9)
+                 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, content_sha256 = EXCLUDED.content_sha256,
+                     as_of_sequence = EXCLUDED.as_of_sequence, published_on = EXCLUDED.published_on,
+                     publications = briefings.publications + 1, correction = EXCLUDED.correction,
+                     last_sequence = EXCLUDED.last_sequence",
+            )
+            .bind(id)
+            .bind(b.year)
+            .bind(i32::from(b.quarter))
+            .bind(b.title.as_str())
+            .bind(&b.content_sha256)
+            .bind(i64::try_from(b.as_of_sequence).unwrap_or(i64::MAX))
+            .bind(b.on)
+            .bind(b.correction.as_ref().map(|t| t.as_str()))
             .bind(seq)
             .execute(&mut **tx)
             .await?;

@@ -290,7 +290,7 @@ pub fn routes() -> Router<QueryService> {
         .route("/api/v1/reports/attachment-1", get(attachment_1))
         .route("/api/v1/reports/attachment-2", get(attachment_2))
         .route("/api/v1/reports/attachment-3", get(attachment_3))
-        .route("/api/v1/briefings/{quarter}", get(briefing))
+        .route("/api/v1/briefings/{id}", get(briefing))
         .route("/api/v1/import-templates", get(import_templates))
         .route("/api/v1/import-templates/{file}", get(import_template))
 }
@@ -359,8 +359,8 @@ pub fn document(docs: &mut OpenApiBuilder) {
     );
     add(
         docs,
-        "/api/v1/briefings/{quarter}",
-        "季度科技招商工作简报（quarter 如 2022-Q1）：Markdown（默认）或 HTML；响应头 X-Content-SHA256 为正文的 SHA-256",
+        "/api/v1/briefings/{id}",
+        "季度科技招商工作简报（编号如 2022-Q1 或 2022-q1）：Markdown（默认）或 HTML；响应头 X-Content-SHA256 为正文的 SHA-256",
         None,
         vec![q("format", "md（默认）、html", "string")],
     );
