@@ -10,6 +10,10 @@
 //! - one module per aggregate: [`task_force`], [`project`], [`activity`],
 //!   [`meeting`], and [`plan`] (the plan period with its targets, and the
 //!   leading group).
+//! - [`monthly_report`]: the task forces' monthly progress reports, when they
+//!   are due and whether they came on time; [`supervision`]: the duties'
+//!   colours (绿/蓝/黄/红) on a date and the escalation ladder (提醒 → 催办 →
+//!   督办 → 通报).
 //! - [`envelope`]: the CloudEvents envelope every event travels in, with its
 //!   canonical encoding and hash; [`upcast`] reads old versions as new.
 //! - [`contract`]: every event type with the JSON Schemas subscribers rely on.
@@ -23,8 +27,10 @@ pub mod contract;
 pub mod envelope;
 pub mod error;
 pub mod meeting;
+pub mod monthly_report;
 pub mod plan;
 pub mod project;
+pub mod supervision;
 pub mod task_force;
 pub mod testing;
 pub mod upcast;
