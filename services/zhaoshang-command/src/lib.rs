@@ -20,8 +20,10 @@ use chrono::{Datelike, FixedOffset, NaiveDate, Utc};
 use zhaoshang_domain::Aggregate;
 use zhaoshang_domain::activity::Activity;
 use zhaoshang_domain::meeting::Meeting;
+use zhaoshang_domain::monthly_report::MonthlyReport;
 use zhaoshang_domain::plan::{AdoptPlanPeriod, LeadingGroup, PlanPeriod, PlanPeriodEvent};
 use zhaoshang_domain::project::Project;
+use zhaoshang_domain::supervision::Escalation;
 use zhaoshang_domain::task_force::TaskForce;
 use zhaoshang_domain::values::InvestmentThresholds;
 use zhaoshang_event_store::{EventStore, EventStoreError};
@@ -54,6 +56,8 @@ struct Inner {
     leading_groups: AggregateRepository<LeadingGroup>,
     /// The adopted plan periods, for the investment thresholds in force on a date.
     plans: RwLock<Vec<AdoptPlanPeriod>>,
+    monthly_reports: AggregateRepository<MonthlyReport>,
+    escalations: AggregateRepository<Escalation>,
 }
 
 /// Gives the repository of one aggregate type.
@@ -77,6 +81,8 @@ repository_of!(Activity, activities);
 repository_of!(Meeting, meetings);
 repository_of!(PlanPeriod, plan_periods);
 repository_of!(LeadingGroup, leading_groups);
+repository_of!(MonthlyReport, monthly_reports);
+repository_of!(Escalation, escalations);
 
 impl CommandService {
     /// A command service writing to `store`; reads the adopted plan periods.
@@ -102,6 +108,8 @@ impl CommandService {
                 meetings: AggregateRepository::new(store.clone()),
                 plan_periods: AggregateRepository::new(store.clone()),
                 leading_groups: AggregateRepository::new(store.clone()),
+                monthly_reports: AggregateRepository::new(store.clone()),
+                escalations: AggregateRepository::new(store.clone()),
                 store,
                 plans: RwLock::new(plans),
             }),

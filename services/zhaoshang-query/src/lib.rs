@@ -7,6 +7,8 @@
 //! The wait is woken by PostgreSQL `NOTIFY`s sent in the projector's commits,
 //! not by polling.
 
+mod supervision;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -429,6 +431,7 @@ pub fn router(service: QueryService) -> Router {
         .route("/api/v1/progress", get(progress))
         .route("/api/v1/projections", get(projections))
         .route("/readyz", get(readyz))
+        .merge(supervision::routes())
         .with_state(service)
 }
 
@@ -558,6 +561,7 @@ pub fn openapi() -> OpenApiBuilder {
         query: vec![],
         headers: vec![],
     });
+    supervision::document(&mut docs);
     docs.add(Endpoint {
         method: "get",
         path: "/openapi.json",

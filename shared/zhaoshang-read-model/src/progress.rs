@@ -121,7 +121,7 @@ pub enum ProgressError {
     ReadModel(#[from] ReadModelError),
 }
 
-const COUNT_SQL: &str = "
+pub(crate) const COUNT_SQL: &str = "
 SELECT task_force_id, 'projects_led_in' AS measure, count(*) AS value FROM projects
   WHERE qualifies AND first_signed_on BETWEEN $1 AND $2 GROUP BY GROUPING SETS ((task_force_id), ())
 UNION ALL
@@ -166,7 +166,7 @@ SELECT task_force_id, 'annual_plans', count(*) FROM annual_plans
   GROUP BY GROUPING SETS ((task_force_id), ())
 ";
 
-fn measure_from_sql(code: &str) -> Option<Measure> {
+pub(crate) fn measure_from_sql(code: &str) -> Option<Measure> {
     match code {
         "joint_meeting_quarters" => Some(Measure::JointMeetingQuarters),
         "supervision_meeting_quarters" => Some(Measure::SupervisionQuarters),

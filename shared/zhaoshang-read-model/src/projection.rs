@@ -16,8 +16,10 @@ use zhaoshang_domain::EventEnvelope;
 use zhaoshang_domain::activity::{ActivityDetails, ActivityEvent};
 use zhaoshang_domain::envelope::DecodeError;
 use zhaoshang_domain::meeting::MeetingEvent;
+use zhaoshang_domain::monthly_report::MonthlyReportEvent;
 use zhaoshang_domain::plan::{LeadingGroupEvent, PlanPeriodEvent};
 use zhaoshang_domain::project::{AgreementKind, ProjectEvent, ProjectStage, ProjectStatus};
+use zhaoshang_domain::supervision::EscalationEvent;
 use zhaoshang_domain::task_force::TaskForceEvent;
 
 use crate::ReadModelError;
@@ -109,6 +111,8 @@ struct Batch {
     dockings: Vec<(i64, String, String, String, String, NaiveDate, Value, Option<String>)>,
     /// Rare events (plans, task forces), applied one statement each, in order.
     singles: Vec<(i64, SingleEvent)>,
+    /// Monthly reports and escalation matters.
+    supervision: crate::supervision::SupervisionRows,
 }
 
 enum SingleEvent {
@@ -188,6 +192,14 @@ impl Batch {
             "leading_group" => {
                 let event = envelope.decode_with_data_text::<LeadingGroupEvent>(&data_text)?;
                 self.singles.push((seq, SingleEvent::LeadingGroup(id.to_owned(), event)));
+            }
+            "monthly_report" => {
+                let event = envelope.decode_with_data_text::<MonthlyReportEvent>(&data_text)?;
+                self.supervision.add_monthly_report(seq, envelope, event);
+            }
+            "escalation" => {
+                let event = envelope.decode_with_data_text::<EscalationEvent>(&data_text)?;
+                self.supervision.add_escalation(seq, envelope, event);
             }
             other => return Err(DecodeError::UnknownType(format!("aggregate type {other}"))),
         }
@@ -357,6 +369,7 @@ impl Batch {
         for (seq, single) in &self.singles {
             write_single(tx, *seq, single).await?;
         }
+        self.supervision.write(tx).await?;
         Ok(())
     }
 
