@@ -97,6 +97,20 @@ async fn monthly_reports_show_on_time_late_and_missing_and_an_amendment_keeps_th
     let all = app.get("/api/v1/monthly-reports?year=2023&date=2023-04-10", None).await;
     assert_eq!(month_row(&all.body, "machinery", 1)["status"], "missing");
 
+    // The progress table counts the months with a report, on time or late.
+    let progress = app.get("/api/v1/progress?year=2023", None).await;
+    let automotive = progress.body["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["task_force_id"] == "automotive"))
+        .expect("automotive's row");
+    let reports = automotive["cells"]
+        .as_array()
+        .and_then(|cells| cells.iter().find(|c| c["measure"] == "monthly_reports"))
+        .expect("a monthly_reports cell");
+    assert_eq!(reports["actual"], 2);
+    assert_eq!(reports["target"], 12);
+    assert_eq!(reports["gap"], 10);
+
     let history = app.get("/api/v1/monthly-reports/automotive-2023-01", None).await;
     let entries = history.body["history"].as_array().expect("history");
     assert_eq!(entries.len(), 2);
