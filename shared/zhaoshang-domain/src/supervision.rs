@@ -287,6 +287,18 @@ pub fn check_period(duty: Duty, period: &str) -> Result<(), DomainError> {
     }
 }
 
+/// The first day of a period written as `duty`'s rhythm asks (`2022-05`,
+/// `2022-q2`, `2022`); `None` when it is not so written.
+pub fn period_start(duty: Duty, period: &str) -> Option<NaiveDate> {
+    check_period(duty, period).ok()?;
+    let year: i32 = period.get(..4)?.parse().ok()?;
+    match duty.rhythm() {
+        Rhythm::Yearly => NaiveDate::from_ymd_opt(year, 1, 1),
+        Rhythm::Monthly => NaiveDate::from_ymd_opt(year, period.get(5..)?.parse().ok()?, 1),
+        Rhythm::Quarterly => quarter_bounds(year, period.get(6..)?.parse().ok()?).map(|(first, _)| first),
+    }
+}
+
 /// A duty judged on a date: its colour and why, in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Assessment {
@@ -636,6 +648,14 @@ impl Aggregate for Escalation {
             EscalationCommand::IssueStep(issue) => {
                 check_period(issue.duty, issue.period.as_str())?;
                 check_happened("on", issue.on, context.today)?;
+                // A period cannot lag before it has begun.
+                if period_start(issue.duty, issue.period.as_str()).is_some_and(|start| issue.on < start) {
+                    return Err(DomainError::invalid(
+                        "period",
+                        "period_not_begun",
+                        format!("期间 {} 尚未开始，不能就其发出督办", issue.period),
+                    ));
+                }
                 if let Some((task_force_id, duty, period)) = &self.subject {
                     if *task_force_id != issue.task_force_id || *duty != issue.duty || *period != issue.period {
                         return Err(DomainError::not_allowed(

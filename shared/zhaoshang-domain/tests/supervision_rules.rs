@@ -10,7 +10,7 @@ use zhaoshang_domain::plan::Measure;
 use zhaoshang_domain::supervision::{
     CloseEscalation, Colour, Duty, Escalation, EscalationCommand, EscalationEvent, EscalationStep, IssueEscalationStep,
     MonthOnRecord, RecordEscalationResponse, assess_monthly_reports, assess_quarterly, assess_target, check_period,
-    escalation_id, expected_by, is_backfilled, unit_due_on,
+    escalation_id, expected_by, is_backfilled, period_start, unit_due_on,
 };
 use zhaoshang_domain::testing::{Scenario, date, name, slug, text, yuan};
 
@@ -349,4 +349,16 @@ fn a_matter_keeps_its_task_force_duty_and_period_and_a_period_has_its_duty_s_sha
     assert_eq!(refused(s.when(EscalationCommand::IssueStep(other.clone()))), "same_matter");
     other.period = slug("2024-q2");
     assert_eq!(refused(s.when(EscalationCommand::IssueStep(other))), "period_format");
+}
+
+#[test]
+fn a_matter_is_not_raised_about_a_period_that_has_not_begun() {
+    assert_eq!(period_start(Duty::MonthlyReport, "2024-05"), Some(date("2024-05-01")));
+    assert_eq!(period_start(Duty::JointMeeting, "2024-q3"), Some(date("2024-07-01")));
+    assert_eq!(period_start(Duty::Target(Measure::Activities), "2024"), Some(date("2024-01-01")));
+    assert_eq!(period_start(Duty::JointMeeting, "2024-07"), None);
+    let s = Scenario::<Escalation>::on(TODAY);
+    // The May report is raised in April: too early.
+    assert_eq!(refused(s.when(issue(EscalationStep::Reminder, "2024-04-30"))), "period_not_begun");
+    assert!(s.when(issue(EscalationStep::Reminder, "2024-05-01")).is_ok());
 }
