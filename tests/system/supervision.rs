@@ -273,4 +273,30 @@ async fn an_escalation_climbs_the_ladder_and_the_response_is_recorded() {
     )
     .await;
     assert_eq!(wrong_period["errors"][0]["rule"], "period_format");
+    let unknown_duty = refused(
+        &app,
+        "/api/v1/escalations",
+        &json!({"task_force_id": "machinery", "duty": "karaoke", "period": "2023", "step": "reminder",
+                "on": "2023-02-01", "issued_by": "董秀鸾", "note": "？"}),
+        422,
+    )
+    .await;
+    assert_eq!(unknown_duty["errors"][0]["field"], "duty", "{unknown_duty}");
+    assert_eq!(unknown_duty["errors"][0]["rule"], "known_duty");
+
+    // The endpoints are in the published API description.
+    let openapi = app.get("/openapi.json", None).await;
+    for (path, method) in [
+        ("/api/v1/monthly-reports", "post"),
+        ("/api/v1/monthly-reports", "get"),
+        ("/api/v1/monthly-reports/{id}/amendments", "post"),
+        ("/api/v1/escalations", "post"),
+        ("/api/v1/escalations", "get"),
+        ("/api/v1/escalations/{id}/responses", "post"),
+        ("/api/v1/escalations/{id}/closure", "post"),
+        ("/api/v1/reminders", "get"),
+        ("/api/v1/status-board", "get"),
+    ] {
+        assert!(openapi.body["paths"][path][method].is_object(), "{method} {path} is documented");
+    }
 }
