@@ -8,4 +8,5 @@ mod plan;
 mod progress;
 mod projector;
 mod reports;
+mod supervision;
 mod write_path;

@@ -22,9 +22,11 @@ use zhaoshang_domain::activity::Activity;
 use zhaoshang_domain::briefing::Briefing;
 use zhaoshang_domain::enterprise::Enterprise;
 use zhaoshang_domain::meeting::Meeting;
+use zhaoshang_domain::monthly_report::MonthlyReport;
 use zhaoshang_domain::plan::{AdoptPlanPeriod, LeadingGroup, PlanPeriod, PlanPeriodEvent};
 use zhaoshang_domain::project::Project;
 use zhaoshang_domain::resources::{Expenditure, ServicePlatform, TalentIntroduction};
+use zhaoshang_domain::supervision::Escalation;
 use zhaoshang_domain::task_force::TaskForce;
 use zhaoshang_domain::values::InvestmentThresholds;
 use zhaoshang_event_store::{EventStore, EventStoreError};
@@ -62,6 +64,8 @@ struct Inner {
     briefings: AggregateRepository<Briefing>,
     /// The adopted plan periods, for the investment thresholds in force on a date.
     plans: RwLock<Vec<AdoptPlanPeriod>>,
+    monthly_reports: AggregateRepository<MonthlyReport>,
+    escalations: AggregateRepository<Escalation>,
 }
 
 /// Gives the repository of one aggregate type.
@@ -90,6 +94,8 @@ repository_of!(ServicePlatform, service_platforms);
 repository_of!(Expenditure, expenditures);
 repository_of!(TalentIntroduction, talent_introductions);
 repository_of!(Briefing, briefings);
+repository_of!(MonthlyReport, monthly_reports);
+repository_of!(Escalation, escalations);
 
 impl CommandService {
     /// A command service writing to `store`; reads the adopted plan periods.
@@ -120,6 +126,8 @@ impl CommandService {
                 expenditures: AggregateRepository::new(store.clone()),
                 talent_introductions: AggregateRepository::new(store.clone()),
                 briefings: AggregateRepository::new(store.clone()),
+                monthly_reports: AggregateRepository::new(store.clone()),
+                escalations: AggregateRepository::new(store.clone()),
                 store,
                 plans: RwLock::new(plans),
             }),

@@ -13,6 +13,9 @@ use zhaoshang_domain::activity::{Activity, ActivityCommand, ActivityDetails, Can
 use zhaoshang_domain::briefing::{Briefing, BriefingCommand, PublishBriefing, briefing_id};
 use zhaoshang_domain::enterprise::{CorrectEnterprise, Enterprise, EnterpriseCommand, EnterpriseDetails};
 use zhaoshang_domain::meeting::{Meeting, MeetingCommand, RecordMeetingConvened};
+use zhaoshang_domain::monthly_report::{
+    AmendMonthlyReport, MonthlyReport, MonthlyReportCommand, SubmitMonthlyReport, report_id,
+};
 use zhaoshang_domain::plan::{
     AdoptPlanPeriod, FormLeadingGroup, LeadingGroup, LeadingGroupCommand, PlanPeriod, PlanPeriodCommand,
 };
@@ -23,6 +26,9 @@ use zhaoshang_domain::project::{
 use zhaoshang_domain::resources::{
     Expenditure, ExpenditureCommand, RecordExpenditure, RecordServicePlatform, RecordTalentIntroduction, ReverseRecord,
     ServicePlatform, ServicePlatformCommand, TalentIntroduction, TalentIntroductionCommand,
+};
+use zhaoshang_domain::supervision::{
+    CloseEscalation, Escalation, EscalationCommand, IssueEscalationStep, RecordEscalationResponse, escalation_id,
 };
 use zhaoshang_domain::task_force::{
     AssignLiaison, ChangePerson, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce, TaskForceCommand,
@@ -116,6 +122,48 @@ impl Routes {
         let response = self.docs.schema::<CommandAccepted>();
         self.docs.add(Endpoint {
             method,
+            path,
+            tag,
+            summary,
+            request: Some(request),
+            response: Some(response),
+            status: 201,
+            query: vec![],
+            headers: COMMAND_HEADERS.to_vec(),
+        });
+        self
+    }
+}
+
+impl Routes {
+    /// Like [`Routes::add`], for a command whose aggregate id follows from
+    /// its body (a task force's report for a month, a matter of a task force,
+    /// duty and period), so that the id itself keeps one record per key.
+    fn add_keyed<A, B>(
+        mut self,
+        path: &'static str,
+        tag: &'static str,
+        summary: &'static str,
+        id_of: fn(&B) -> String,
+        to_command: fn(&CommandService, B) -> A::Command,
+    ) -> Self
+    where
+        A: Aggregate,
+        B: DeserializeOwned + JsonSchema + Send + 'static,
+        CommandService: RepositoryOf<A>,
+    {
+        let handler = move |State(service): State<CommandService>,
+                            headers: HeaderMap,
+                            ValidJson(body): ValidJson<B>| async move {
+            let id = id_of(&body);
+            let command = to_command(&service, body);
+            execute::<A>(&service, IdFrom::Path, Some(id), &headers, command).await
+        };
+        self.router = self.router.route(path, post(handler));
+        let request = self.docs.schema::<B>();
+        let response = self.docs.schema::<CommandAccepted>();
+        self.docs.add(Endpoint {
+            method: "post",
             path,
             tag,
             summary,
@@ -468,6 +516,44 @@ fn routes() -> Routes {
                 }
             },
             |_, b| BriefingCommand::Publish(b),
+        )
+        .add_keyed::<MonthlyReport, SubmitMonthlyReport>(
+            "/api/v1/monthly-reports",
+            "督导",
+            "报送月度进展报告（每专班每月一份，每月30日前，2月为月末；编号为 专班-年-月）",
+            |b| report_id(b.task_force_id.as_str(), b.year, b.month),
+            |_, b| MonthlyReportCommand::Submit(b),
+        )
+        .add::<MonthlyReport, AmendMonthlyReport>(
+            "post",
+            "/api/v1/monthly-reports/{id}/amendments",
+            "督导",
+            "更正已报送的月度进展报告（说明更正原因；不改变是否按时）",
+            IdFrom::Path,
+            |_, b| MonthlyReportCommand::Amend(b),
+        )
+        .add_keyed::<Escalation, IssueEscalationStep>(
+            "/api/v1/escalations",
+            "督导",
+            "领导小组办公室发出提醒、催办、督办或通报（须逐级，编号为 专班-事项-期间）",
+            |b| escalation_id(b.task_force_id.as_str(), b.duty, b.period.as_str()),
+            |_, b| EscalationCommand::IssueStep(b),
+        )
+        .add::<Escalation, RecordEscalationResponse>(
+            "post",
+            "/api/v1/escalations/{id}/responses",
+            "督导",
+            "专班答复督办事项",
+            IdFrom::Path,
+            |_, b| EscalationCommand::Respond(b),
+        )
+        .add::<Escalation, CloseEscalation>(
+            "post",
+            "/api/v1/escalations/{id}/closure",
+            "督导",
+            "督办事项办结（滞后已解决）",
+            IdFrom::Path,
+            |_, b| EscalationCommand::Close(b),
         )
 }
 

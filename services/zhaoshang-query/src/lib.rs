@@ -12,6 +12,8 @@
 
 pub mod reports;
 
+mod supervision;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -442,6 +444,7 @@ pub fn router(service: QueryService) -> Router {
         .route("/readyz", get(readyz))
         .merge(ledger::routes())
         .merge(reports::routes())
+        .merge(supervision::routes())
         .with_state(service)
 }
 
@@ -575,6 +578,7 @@ pub fn openapi() -> OpenApiBuilder {
         query: vec![],
         headers: vec![],
     });
+    supervision::document(&mut docs);
     docs.add(Endpoint {
         method: "get",
         path: "/openapi.json",

@@ -17,6 +17,7 @@ use crate::briefing::{Briefing, PublishBriefing};
 use crate::enterprise::{CorrectEnterprise, Enterprise, EnterpriseDetails};
 use crate::envelope::{EVENT_SOURCE, EVENT_TYPE_PREFIX};
 use crate::meeting::{Meeting, RecordMeetingConvened};
+use crate::monthly_report::{AmendMonthlyReport, MonthlyReport, SubmitMonthlyReport};
 use crate::plan::{AdoptPlanPeriod, FormLeadingGroup, LeadingGroup, PlanPeriod};
 use crate::project::{
     ChangeInvestor, ChangeOwner, DatedAmount, DatedReason, DatedStep, NoteProgress, Project, ProjectFundsArrived,
@@ -26,6 +27,7 @@ use crate::resources::{
     Expenditure, RecordExpenditure, RecordServicePlatform, RecordTalentIntroduction, ReverseRecord, ServicePlatform,
     TalentIntroduction,
 };
+use crate::supervision::{CloseEscalation, Escalation, IssueEscalationStep, RecordEscalationResponse};
 use crate::task_force::{AssignLiaison, ChangePerson, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce};
 
 /// Where the contract's schemas are published; each schema's `$id` is under it.
@@ -108,6 +110,8 @@ pub fn event_types() -> Vec<EventType> {
     let expenditure = Expenditure::TYPE;
     let talent = TalentIntroduction::TYPE;
     let briefing = Briefing::TYPE;
+    let monthly_report = MonthlyReport::TYPE;
+    let escalation = Escalation::TYPE;
     vec![
         entry(task_force, "task_force.established.v1", payload_schema::<EstablishTaskForce>, "专班成立。"),
         entry(task_force, "task_force.convener_changed.v1", payload_schema::<ChangePerson>, "专班召集人变更。"),
@@ -184,6 +188,26 @@ pub fn event_types() -> Vec<EventType> {
         entry(talent, "talent_introduction.reversed.v1", payload_schema::<ReverseRecord>, "冲销误登的人才引进记录。"),
         entry(briefing, "briefing.published.v1", payload_schema::<PublishBriefing>, "发布季度科技招商工作简报。"),
         entry(briefing, "briefing.republished.v1", payload_schema::<PublishBriefing>, "更正后重新发布季度简报。"),
+        entry(
+            monthly_report,
+            "monthly_report.submitted.v1",
+            payload_schema::<SubmitMonthlyReport>,
+            "专班向领导小组办公室报送月度进展报告（每月30日前，2月为月末）。",
+        ),
+        entry(
+            monthly_report,
+            "monthly_report.amended.v1",
+            payload_schema::<AmendMonthlyReport>,
+            "专班更正已报送的月度进展报告（不改变是否按时）。",
+        ),
+        entry(
+            escalation,
+            "escalation.step_issued.v1",
+            payload_schema::<IssueEscalationStep>,
+            "领导小组办公室就滞后事项向专班发出提醒、催办、督办或通报。",
+        ),
+        entry(escalation, "escalation.responded.v1", payload_schema::<RecordEscalationResponse>, "专班答复督办事项。"),
+        entry(escalation, "escalation.closed.v1", payload_schema::<CloseEscalation>, "督办事项办结（滞后已解决）。"),
     ]
 }
 

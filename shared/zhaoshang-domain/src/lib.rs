@@ -8,9 +8,13 @@
 //! - [`values`]: value objects (names, amounts in yuan, kinds) that are valid once built.
 //! - [`aggregate`]: the `decide`/`evolve` shape every aggregate takes.
 //! - one module per aggregate: [`task_force`], [`project`], [`activity`],
-//!   [`meeting`], [`enterprise`], and [`plan`] (the plan period with its
-//!   targets, and the leading group); [`resources`] holds the small record
-//!   aggregates (service platforms, expenditure, talent introduced).
+//!   [`meeting`], [`enterprise`], [`briefing`], and [`plan`] (the plan period
+//!   with its targets, and the leading group); [`resources`] holds the small
+//!   record aggregates (service platforms, expenditure, talent introduced).
+//! - [`monthly_report`]: the task forces' monthly progress reports, when they
+//!   are due and whether they came on time; [`supervision`]: the duties'
+//!   colours (绿/蓝/黄/红) on a date and the escalation ladder (提醒 → 催办 →
+//!   督办 → 通报).
 //! - [`envelope`]: the CloudEvents envelope every event travels in, with its
 //!   canonical encoding and hash; [`upcast`] reads old versions as new.
 //! - [`contract`]: every event type with the JSON Schemas subscribers rely on.
@@ -26,9 +30,11 @@ pub mod enterprise;
 pub mod envelope;
 pub mod error;
 pub mod meeting;
+pub mod monthly_report;
 pub mod plan;
 pub mod project;
 pub mod resources;
+pub mod supervision;
 pub mod task_force;
 pub mod testing;
 pub mod upcast;

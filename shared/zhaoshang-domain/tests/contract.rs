@@ -29,6 +29,9 @@ use zhaoshang_domain::enterprise::{
 };
 use zhaoshang_domain::envelope::schema_version_of;
 use zhaoshang_domain::meeting::{Meeting, MeetingCommand, MeetingEvent, RecordMeetingConvened};
+use zhaoshang_domain::monthly_report::{
+    AmendMonthlyReport, MonthlyFigures, MonthlyReport, MonthlyReportCommand, MonthlyReportEvent, SubmitMonthlyReport,
+};
 use zhaoshang_domain::plan::{
     AdoptPlanPeriod, FormLeadingGroup, LeadingGroup, LeadingGroupCommand, LeadingGroupEvent, LeadingGroupMember,
     LeadingGroupRole, Measure, PlanPeriod, PlanPeriodCommand, PlanPeriodEvent, PlanTargets,
@@ -42,6 +45,10 @@ use zhaoshang_domain::resources::{
     Expenditure, ExpenditureCategory, ExpenditureCommand, ExpenditureEvent, PlatformRelation, RecordExpenditure,
     RecordServicePlatform, RecordTalentIntroduction, ReverseRecord, ServicePlatform, ServicePlatformCommand,
     ServicePlatformEvent, TalentIntroduction, TalentIntroductionCommand, TalentIntroductionEvent,
+};
+use zhaoshang_domain::supervision::{
+    CloseEscalation, Duty, Escalation, EscalationCommand, EscalationEvent, EscalationStep, IssueEscalationStep,
+    RecordEscalationResponse,
 };
 use zhaoshang_domain::task_force::{
     AssignLiaison, ChangePerson, DockingMethod, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce,
@@ -214,6 +221,8 @@ fn enum_variants() -> BTreeMap<&'static str, Vec<Variant>> {
         (Expenditure::TYPE, variants_of::<ExpenditureEvent>()),
         (TalentIntroduction::TYPE, variants_of::<TalentIntroductionEvent>()),
         (Briefing::TYPE, variants_of::<BriefingEvent>()),
+        (MonthlyReport::TYPE, variants_of::<MonthlyReportEvent>()),
+        (Escalation::TYPE, variants_of::<EscalationEvent>()),
     ])
 }
 
@@ -438,6 +447,8 @@ fn decode(envelope: &EventEnvelope) -> Result<Decoded, String> {
         "expenditure" => decode_as::<ExpenditureEvent>(envelope),
         "talent_introduction" => decode_as::<TalentIntroductionEvent>(envelope),
         "briefing" => decode_as::<BriefingEvent>(envelope),
+        "monthly_report" => decode_as::<MonthlyReportEvent>(envelope),
+        "escalation" => decode_as::<EscalationEvent>(envelope),
         other => Err(format!("unknown aggregate type {other}")),
     }
 }
@@ -1321,7 +1332,96 @@ fn golden_history() -> Vec<EventEnvelope> {
         Request::by(OFFICE, "2023-04-10T08:00:00Z"),
         h,
     );
+    supervision_history(h);
     history
+}
+
+/// The monthly report of November 2022, amended, and an escalation matter
+/// about the missing October report that climbs one rung, is answered and closed.
+fn supervision_history(h: &mut Vec<EventEnvelope>) {
+    let mut november = Stream::<MonthlyReport>::new("automotive-2022-11");
+    let figures = MonthlyFigures {
+        projects_signed: 0,
+        qualifying_projects_signed: 0,
+        projects_started: 0,
+        major_negotiations: 1,
+        going_out_activities: 1,
+        inviting_in_activities: 0,
+        online_activities: 0,
+        reserve_projects_added: 0,
+        target_enterprises_docked: 1,
+        funds_arrived_yuan: None,
+    };
+    november.record(
+        MonthlyReportCommand::Submit(SubmitMonthlyReport {
+            task_force_id: slug("automotive"),
+            year: 2022,
+            month: 11,
+            on: day("2022-11-29"),
+            figures: figures.clone(),
+            progress: text(
+                "11月16日管伟荣局长带队赴上海开展新能源汽车产业链招商推介；与上海智驱电控科技有限公司精准对接。",
+            ),
+            problems: Some(text("电池包配套项目设备进场受疫情影响，需协调物流保障。")),
+            next_month_plan: Some(text("召开第四季度联席会；筹备线上链主企业对接会。")),
+        }),
+        Request::by(LIAISON, "2022-11-29T08:00:00Z").key("automotive-monthly-report-2022-11"),
+        h,
+    );
+    november.record(
+        MonthlyReportCommand::Amend(AmendMonthlyReport {
+            on: day("2022-12-02"),
+            reason: text("漏报 11 月 21 日恢复推进的电池包配套项目到资情况。"),
+            figures: MonthlyFigures { funds_arrived_yuan: Some(yuan(10_000_000)), ..figures },
+            progress: text(
+                "11月16日管伟荣局长带队赴上海开展新能源汽车产业链招商推介；与上海智驱电控科技有限公司精准对接；电池包配套项目恢复推进并到资 1000 万元。",
+            ),
+            problems: Some(text("电池包配套项目设备进场受疫情影响，需协调物流保障。")),
+            next_month_plan: Some(text("召开第四季度联席会；筹备线上链主企业对接会。")),
+        }),
+        Request::by(LIAISON, "2022-12-02T03:00:00Z"),
+        h,
+    );
+
+    let mut matter = Stream::<Escalation>::new("automotive-monthly_report-2022-10");
+    let issue = |step, on: &str, note: &str| {
+        EscalationCommand::IssueStep(IssueEscalationStep {
+            task_force_id: slug("automotive"),
+            duty: Duty::MonthlyReport,
+            period: slug("2022-10"),
+            step,
+            on: day(on),
+            issued_by: name("董秀鸾"),
+            note: text(note),
+        })
+    };
+    matter.record(
+        issue(EscalationStep::Reminder, "2022-11-01", "汽车产业链招商专班 10 月进展报告未按时报送，请尽快报送。"),
+        Request::by(OFFICE, "2022-11-01T02:00:00Z"),
+        h,
+    );
+    matter.record(
+        EscalationCommand::Respond(RecordEscalationResponse {
+            on: day("2022-11-02"),
+            responder: name("曾智勇"),
+            response: text("联络员出差，报告将于 11 月 4 日前补报。"),
+        }),
+        Request::by(LIAISON, "2022-11-02T01:00:00Z"),
+        h,
+    );
+    matter.record(
+        issue(EscalationStep::ChaseNotice, "2022-11-07", "10 月进展报告仍未报送，请于 11 月 9 日前报送。"),
+        Request::by(OFFICE, "2022-11-07T02:00:00Z"),
+        h,
+    );
+    matter.record(
+        EscalationCommand::Close(CloseEscalation {
+            on: day("2022-11-08"),
+            resolution: text("10 月进展报告已于 11 月 8 日补报，逾期 9 天。"),
+        }),
+        Request::by(OFFICE, "2022-11-08T06:00:00Z"),
+        h,
+    );
 }
 
 /// The golden examples: the first event of each type in the history, by file name.

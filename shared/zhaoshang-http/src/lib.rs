@@ -215,6 +215,8 @@ pub fn aggregate_label(aggregate_type: &str) -> &'static str {
         "meeting" => "会议",
         "plan_period" => "规划期",
         "leading_group" => "领导小组",
+        "monthly_report" => "该月进展报告",
+        "escalation" => "督办事项",
         _ => "记录",
     }
 }

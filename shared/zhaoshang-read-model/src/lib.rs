@@ -3,7 +3,9 @@
 //!
 //! Layout: `migrations/` holds the schema ([`MIGRATOR`]); [`projection`]
 //! applies batches of events with their checkpoint; [`queries`] reads the
-//! task forces, the ledger, activities, meetings and the progress table.
+//! task forces, the ledger, activities, meetings and the progress table;
+//! [`supervision`] projects monthly reports and escalation matters and
+//! answers the reminders, the status board and the monthly-report statuses.
 //!
 //! Each deployment (and each test) lives in its own PostgreSQL schema, set as
 //! the connections' `search_path`, so many can share one database.
@@ -13,6 +15,7 @@ pub mod ledger;
 pub mod progress;
 pub mod projection;
 pub mod queries;
+pub mod supervision;
 
 use std::time::Duration;
 

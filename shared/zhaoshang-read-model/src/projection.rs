@@ -18,9 +18,11 @@ use zhaoshang_domain::briefing::BriefingEvent;
 use zhaoshang_domain::enterprise::EnterpriseEvent;
 use zhaoshang_domain::envelope::DecodeError;
 use zhaoshang_domain::meeting::MeetingEvent;
+use zhaoshang_domain::monthly_report::MonthlyReportEvent;
 use zhaoshang_domain::plan::{LeadingGroupEvent, PlanPeriodEvent};
 use zhaoshang_domain::project::{AgreementKind, ProjectEvent, ProjectStage, ProjectStatus};
 use zhaoshang_domain::resources::{ExpenditureEvent, ReverseRecord, ServicePlatformEvent, TalentIntroductionEvent};
+use zhaoshang_domain::supervision::EscalationEvent;
 use zhaoshang_domain::task_force::TaskForceEvent;
 
 use crate::ReadModelError;
@@ -121,6 +123,8 @@ struct Batch {
     alerts: Vec<(i64, &'static str, String, NaiveDate, DateTime<Utc>, Option<i64>, String)>,
     /// Rare events (plans, task forces), applied one statement each, in order.
     singles: Vec<(i64, SingleEvent)>,
+    /// Monthly reports and escalation matters.
+    supervision: crate::supervision::SupervisionRows,
 }
 
 enum SingleEvent {
@@ -227,6 +231,14 @@ impl Batch {
             "briefing" => {
                 let event = envelope.decode_with_data_text::<BriefingEvent>(&data_text)?;
                 self.singles.push((seq, SingleEvent::Briefing(id.to_owned(), event)));
+            }
+            "monthly_report" => {
+                let event = envelope.decode_with_data_text::<MonthlyReportEvent>(&data_text)?;
+                self.supervision.add_monthly_report(seq, envelope, event);
+            }
+            "escalation" => {
+                let event = envelope.decode_with_data_text::<EscalationEvent>(&data_text)?;
+                self.supervision.add_escalation(seq, envelope, event);
             }
             other => return Err(DecodeError::UnknownType(format!("aggregate type {other}"))),
         }
@@ -466,6 +478,7 @@ impl Batch {
         for (seq, single) in &self.singles {
             write_single(tx, *seq, single).await?;
         }
+        self.supervision.write(tx).await?;
         Ok(())
     }
 
