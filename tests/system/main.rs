@@ -1,6 +1,7 @@
 //! System tests against the real NATS JetStream and PostgreSQL.
 
 mod briefing;
+mod full_year;
 mod ledger;
 mod local_servers;
 mod nats_access;
