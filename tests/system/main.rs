@@ -2,6 +2,7 @@
 
 mod briefing;
 mod full_year;
+mod import;
 mod ledger;
 mod local_servers;
 mod nats_access;

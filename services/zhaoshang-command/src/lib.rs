@@ -11,6 +11,7 @@
 //! to a command; this file holds the service's state and the headers every
 //! command reads.
 
+pub mod import;
 pub mod repository;
 pub mod routes;
 

@@ -199,6 +199,22 @@ impl<A: Aggregate> AggregateRepository<A> {
         Ok(answer)
     }
 
+    /// The current state of an aggregate and the idempotency keys already
+    /// used on it, from the stream: what an import checks its rows against
+    /// before it writes any.
+    ///
+    /// # Errors
+    /// [`EventStoreError`] when the stream cannot be read.
+    pub async fn load_with_keys(&self, id: &str) -> Result<(A, std::collections::HashSet<String>), EventStoreError> {
+        let entry = self.entry(id);
+        let mut loaded = entry.lock().await;
+        self.refresh(id, &mut loaded).await?;
+        let answer = (loaded.state.clone(), loaded.keys.keys().cloned().collect());
+        drop(loaded);
+        self.forget_if_empty(id);
+        Ok(answer)
+    }
+
     /// Decides `command` on aggregate `id` and appends its event.
     ///
     /// An aggregate this process has never seen is first decided as new:

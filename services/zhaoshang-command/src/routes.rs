@@ -559,12 +559,26 @@ fn routes() -> Routes {
 
 /// The command endpoints.
 pub fn router(service: CommandService) -> Router {
-    routes().router.with_state(service)
+    routes().router.merge(crate::import::routes()).with_state(service)
 }
 
 /// The command endpoints' documentation.
 pub fn openapi() -> OpenApiBuilder {
-    routes().docs
+    let mut docs = routes().docs;
+    let report = docs.schema::<crate::import::ImportReport>();
+    docs.add(Endpoint {
+        method: "post",
+        path: "/api/v1/imports/{kind}",
+        tag: "导入",
+        summary: "导入填好的模板（XLSX 或 UTF-8 CSV，请求体即文件）：先逐行校验，有任何一行不符合规则则不写入；\
+            每行以“文件 SHA-256 + 行号”为幂等键，中断后重新提交同一文件只补写未写入的行",
+        request: None,
+        response: Some(report),
+        status: 201,
+        query: vec![],
+        headers: vec![("X-Actor", "操作人")],
+    });
+    docs
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, ApiError> {
@@ -577,7 +591,7 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<
     }
 }
 
-fn request_context(headers: &HeaderMap) -> Result<RequestContext, ApiError> {
+pub(crate) fn request_context(headers: &HeaderMap) -> Result<RequestContext, ApiError> {
     let idempotency_key = match header_text(headers, "idempotency-key")? {
         None => None,
         Some(key) if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS => {

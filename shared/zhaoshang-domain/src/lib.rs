@@ -29,6 +29,7 @@ pub mod contract;
 pub mod enterprise;
 pub mod envelope;
 pub mod error;
+pub mod import;
 pub mod meeting;
 pub mod monthly_report;
 pub mod plan;
