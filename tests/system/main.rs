@@ -5,4 +5,5 @@ mod nats_access;
 mod plan;
 mod progress;
 mod projector;
+mod security;
 mod write_path;

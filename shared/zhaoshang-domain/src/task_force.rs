@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::values::{EnterpriseRole, Name, Text};
 
@@ -311,5 +311,18 @@ impl Aggregate for TaskForce {
 
     fn exists(&self) -> bool {
         self.established
+    }
+
+    fn responsibility(&self, id: &str, event: &TaskForceEvent) -> Responsibility {
+        match event {
+            // The charter and the task force's leaders are the bureau's to set.
+            TaskForceEvent::Established(_)
+            | TaskForceEvent::ConvenerChanged(_)
+            | TaskForceEvent::DeputyConvenerChanged(_) => Responsibility::Administration,
+            TaskForceEvent::LiaisonAssigned(_)
+            | TaskForceEvent::EnterpriseDocked(_)
+            | TaskForceEvent::AnnualPlanSubmitted(_)
+            | TaskForceEvent::AnnualPlanRevised(_) => Responsibility::TaskForce(id.to_owned()),
+        }
     }
 }
