@@ -206,14 +206,21 @@ async fn writes_beyond_a_callers_rate_answer_429_with_retry_after_and_write_noth
 
 #[tokio::test]
 async fn a_request_that_outlives_the_timeout_answers_503_problem_json() {
-    let mut config = unique_config();
+    // Written with no projector running, the event is never projected.
+    let writer = spawn(ServiceRole::Command).await;
+    let report = json!({"kind": "monthly_report", "on": "2022-01-05", "title": "汇报会"});
+    let sequence = writer.post_ok("/api/v1/meetings", &report).await.sequence();
+    let mut config = writer.config.clone();
     config.request_timeout_ms = 200;
-    let app = spawn_with(config, ServiceRole::All).await;
-    // Waiting for a consistency token that will never come takes longer than the limit.
-    let answer = app.get("/api/v1/projects?consistent_with=1000000&wait_ms=20000", None).await;
+    let app = spawn_with(config, ServiceRole::Query).await;
+    // Waiting for it takes longer than the limit.
+    let answer = app.get(&format!("/api/v1/projects?consistent_with={sequence}&wait_ms=20000"), None).await;
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(answer.body["type"], "urn:zhaoshang:problem:timeout");
     assert_eq!(answer.headers["content-type"], "application/problem+json");
+    // A token beyond the stream's end is the caller's mistake, refused at once.
+    let beyond = app.get("/api/v1/projects?consistent_with=1000000", None).await;
+    assert_eq!((beyond.status.as_u16(), &beyond.body["errors"][0]["rule"]), (422, &json!("sequence_not_written")));
 }
 
 #[tokio::test]

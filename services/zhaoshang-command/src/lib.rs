@@ -11,6 +11,7 @@
 //! to a command; this file holds the service's state and the headers every
 //! command reads.
 
+pub mod personal_data;
 pub mod repository;
 pub mod routes;
 
@@ -54,6 +55,8 @@ struct Inner {
     leading_groups: AggregateRepository<LeadingGroup>,
     /// The adopted plan periods, for the investment thresholds in force on a date.
     plans: RwLock<Vec<AdoptPlanPeriod>>,
+    /// The personal-data keys; without it, contact details are refused (503).
+    key_store: RwLock<Option<zhaoshang_read_model::personal_data::KeyStore>>,
 }
 
 /// Gives the repository of one aggregate type.
@@ -104,8 +107,19 @@ impl CommandService {
                 leading_groups: AggregateRepository::new(store.clone()),
                 store,
                 plans: RwLock::new(plans),
+                key_store: RwLock::new(None),
             }),
         })
+    }
+
+    /// Gives the service the personal-data key store.
+    pub fn set_key_store(&self, key_store: zhaoshang_read_model::personal_data::KeyStore) {
+        *self.inner.key_store.write().expect("key store lock poisoned") = Some(key_store);
+    }
+
+    /// The personal-data key store, when there is one.
+    pub fn key_store(&self) -> Option<zhaoshang_read_model::personal_data::KeyStore> {
+        self.inner.key_store.read().expect("key store lock poisoned").clone()
     }
 
     /// The event store.

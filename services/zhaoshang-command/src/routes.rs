@@ -40,7 +40,7 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 
 /// Where a command's aggregate id comes from.
 #[derive(Clone, Copy)]
-enum IdFrom {
+pub(crate) enum IdFrom {
     /// The path's `{id}`.
     Path,
     /// A new id: derived from the idempotency key when there is one (so a
@@ -325,12 +325,14 @@ fn routes() -> Routes {
 
 /// The command endpoints.
 pub fn router(service: CommandService) -> Router {
-    routes().router.with_state(service)
+    routes().router.merge(crate::personal_data::routes()).with_state(service)
 }
 
 /// The command endpoints' documentation.
 pub fn openapi() -> OpenApiBuilder {
-    routes().docs
+    let mut docs = routes().docs;
+    crate::personal_data::document(&mut docs);
+    docs
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, ApiError> {
@@ -378,7 +380,7 @@ fn request_context(headers: &HeaderMap, caller: &Caller) -> Result<RequestContex
 }
 
 /// Runs one command and answers with its consistency token.
-async fn execute<A>(
+pub(crate) async fn execute<A>(
     service: &CommandService,
     id_from: IdFrom,
     path_id: Option<String>,

@@ -7,6 +7,8 @@
 //! The wait is woken by PostgreSQL `NOTIFY`s sent in the projector's commits,
 //! not by polling.
 
+pub mod personal_data;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -215,6 +217,19 @@ async fn consistent(service: &QueryService, raw: &HashMap<String, String>) -> Re
         )
         .min(MAX_WAIT),
     };
+    // A token no command has returned yet can only be a mistake: waiting for
+    // it would end in a 503 that blames the service for the caller's input.
+    if let Some(store) = &service.store {
+        if let Ok(last) = store.last_sequence().await {
+            if sequence > last {
+                return Err(ApiError::invalid(
+                    "consistent_with",
+                    "sequence_not_written",
+                    format!("事件流中最新的事件序号为 {last}，一致性令牌 {sequence} 尚未写入"),
+                ));
+            }
+        }
+    }
     service.wait_for(sequence, wait).await
 }
 
@@ -429,6 +444,7 @@ pub fn router(service: QueryService) -> Router {
         .route("/api/v1/progress", get(progress))
         .route("/api/v1/projections", get(projections))
         .route("/readyz", get(readyz))
+        .merge(personal_data::routes())
         .with_state(service)
 }
 
@@ -534,6 +550,7 @@ pub fn openapi() -> OpenApiBuilder {
         r,
         vec![q("year", "单个年份，如 2022", "integer"), q("period", "起止年份，如 2022-2024", "string")],
     );
+    personal_data::document(&mut docs);
     let r = docs.schema::<ProjectionStatus>();
     add(&mut docs, "/api/v1/projections", "运行", "读模型已应用到的事件序号、事件流最新序号与滞后量", r, vec![]);
     docs.add(Endpoint {

@@ -74,7 +74,12 @@ pub async fn start(
         tasks.push(tokio::spawn(projector));
     }
     let command = if matches!(role, Role::All | Role::Command) {
-        Some(CommandService::new(store.clone()).await.context("failed to start the command service")?)
+        let service = CommandService::new(store.clone()).await.context("failed to start the command service")?;
+        service.set_key_store(zhaoshang_read_model::personal_data::KeyStore::new(
+            read_model.pool().clone(),
+            read_model.schema(),
+        ));
+        Some(service)
     } else {
         None
     };

@@ -354,8 +354,6 @@ pub const WRITERS: &[Role] = &[Role::Admin, Role::Office, Role::TaskForce];
 pub const ADMIN: &[Role] = &[Role::Admin];
 /// The audit trail's readers.
 pub const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
-/// Who may erase a person's personal data.
-pub const ERASERS: &[Role] = &[Role::Admin, Role::Office];
 
 /// The paths anyone may call without a token.
 pub const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/openapi.json"];
@@ -426,9 +424,7 @@ impl Policy {
             .rule(post.clone(), "/api/v1/projects", Access::Roles(WRITERS))
             .rule(put, "/api/v1/projects", Access::Roles(WRITERS))
             .rule(post.clone(), "/api/v1/activities", Access::Roles(WRITERS))
-            .rule(post.clone(), "/api/v1/meetings", Access::Roles(WRITERS))
-            // Erasing a person's personal data (PIPL right to deletion).
-            .rule(post, "/api/v1/people", Access::Roles(ERASERS))
+            .rule(post, "/api/v1/meetings", Access::Roles(WRITERS))
     }
 }
 

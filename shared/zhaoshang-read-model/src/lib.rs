@@ -9,6 +9,7 @@
 //! the connections' `search_path`, so many can share one database.
 
 mod copy;
+pub mod personal_data;
 pub mod progress;
 pub mod projection;
 pub mod queries;
