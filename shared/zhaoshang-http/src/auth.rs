@@ -411,7 +411,7 @@ impl Policy {
         for path in OPEN_PATHS {
             policy = policy.rule(None, path, Access::Open);
         }
-        policy
+        policy = policy
             // Reading the audit trail and the metrics.
             .rule(get.clone(), "/api/v1/audit", Access::Roles(AUDITORS))
             .rule(get, "/metrics", Access::Roles(ADMIN))
@@ -424,7 +424,28 @@ impl Policy {
             .rule(post.clone(), "/api/v1/projects", Access::Roles(WRITERS))
             .rule(put, "/api/v1/projects", Access::Roles(WRITERS))
             .rule(post.clone(), "/api/v1/activities", Access::Roles(WRITERS))
-            .rule(post, "/api/v1/meetings", Access::Roles(WRITERS))
+            .rule(post, "/api/v1/meetings", Access::Roles(WRITERS));
+        // Records other parts of the system add (monthly reports, escalations,
+        // briefings, the ledger's enterprises, platforms, expenditure and
+        // talent): open to the recording roles here; which of them may record
+        // what is the aggregate's `responsibility`, the administrator's alone
+        // until the aggregate says otherwise.
+        for prefix in [
+            "/api/v1/monthly-reports",
+            "/api/v1/escalations",
+            "/api/v1/briefings",
+            "/api/v1/enterprises",
+            "/api/v1/service-platforms",
+            "/api/v1/expenditures",
+            "/api/v1/talent-introductions",
+        ] {
+            policy = policy.rule(Some(Method::POST), prefix, Access::Roles(WRITERS)).rule(
+                Some(Method::PUT),
+                prefix,
+                Access::Roles(WRITERS),
+            );
+        }
+        policy
     }
 }
 
