@@ -7,8 +7,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use zhaoshang::config::Config;
+use zhaoshang::config::{AuthMode, Config, Secret};
 use zhaoshang::system::{self, Role, RunningSystem};
+use zhaoshang_http::auth::{Claims, Role as AuthRole};
 
 /// A running system under test.
 pub struct TestApp {
@@ -37,7 +38,48 @@ pub fn unique_config() -> Config {
         ready_lag: 10_000,
         listen: "127.0.0.1:0".parse().expect("valid address"),
         data_dir: std::env::temp_dir().join("zhaoshang-test"),
+        auth_mode: AuthMode::Local,
+        jwt_secret: Some(Secret(TEST_SECRET.to_owned())),
+        jwks_file: None,
+        jwks_url: None,
+        jwt_issuer: None,
+        jwt_audience: None,
+        // Tests write fast on purpose; the rate-limit test sets its own.
+        write_rate_per_second: 1_000_000.0,
+        write_burst: 1_000_000,
+        request_timeout_ms: 40_000,
     }
+}
+
+/// The local-mode HS256 secret every test system runs with.
+pub const TEST_SECRET: &str = "zhaoshang-tests-local-hs256-secret-not-for-production";
+
+/// The subject of the harness's own token: the actor of every event a test writes through `app.client`.
+pub const TEST_ACTOR: &str = "tester";
+
+/// Signs `claims` with the test secret of `config`.
+pub fn token_with(config: &Config, claims: &Claims) -> String {
+    // The configured secret, else the one a local-mode system keeps under its data directory.
+    let secret = zhaoshang::security::local_secret(config, true)
+        .expect("the local secret can be read")
+        .expect("test systems run in local mode");
+    zhaoshang_http::auth::mint_hs256(&secret, claims).expect("sign a test token")
+}
+
+/// A valid token of `role` for `task_forces` (subject `<role>-user`), for tests of who may do what.
+pub fn token_for(config: &Config, role: AuthRole, task_forces: &[&str]) -> String {
+    let now = zhaoshang_http::auth::unix_now();
+    let claims = Claims {
+        sub: format!("{}-user", role.code()),
+        name: None,
+        role,
+        task_forces: task_forces.iter().map(|s| (*s).to_owned()).collect(),
+        exp: now + 3600,
+        iat: now,
+        iss: None,
+        aud: None,
+    };
+    token_with(config, &claims)
 }
 
 /// Starts the services of `role` with a fresh configuration.
@@ -57,8 +99,27 @@ pub async fn spawn_with(config: Config, role: Role) -> TestApp {
 /// HTTP to zhaoshang builds its client here, so that what every request must
 /// carry (credentials, once the API asks for them) is added in one place.
 pub fn client_for(config: &Config) -> reqwest::Client {
-    let _ = config;
-    reqwest::Client::new()
+    let now = zhaoshang_http::auth::unix_now();
+    let claims = Claims {
+        sub: TEST_ACTOR.to_owned(),
+        name: Some("系统测试".to_owned()),
+        role: AuthRole::Admin,
+        task_forces: vec![],
+        exp: now + 24 * 3600,
+        iat: now,
+        iss: None,
+        aud: None,
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {}", token_with(config, &claims));
+    headers.insert(reqwest::header::AUTHORIZATION, value.parse().expect("a token is a valid header value"));
+    reqwest::Client::builder().default_headers(headers).build().expect("an HTTP client")
+}
+
+/// An HTTP client that carries no token, for tests of what is refused
+/// without one (and for sending a token of the test's choosing).
+pub fn client_without_token() -> reqwest::Client {
+    reqwest::Client::builder().build().expect("an HTTP client")
 }
 
 /// Starts everything and loads the 2022–2024 plan.
@@ -106,7 +167,7 @@ impl TestApp {
     ) -> Answer {
         let url = format!("{}{path}", self.base);
         let mut request = if method == "put" { self.client.put(url) } else { self.client.post(url) };
-        request = request.json(body).header("x-actor", "tester");
+        request = request.json(body);
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }
@@ -172,9 +233,11 @@ pub async fn remove_test_data(config: &Config) {
             let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1";
             let name = zhaoshang_read_model::ReadModel::application_name(&config.schema);
             let _ = sqlx::query(terminate).bind(name).execute(&mut connection).await;
-            let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", config.schema);
-            if let Err(error) = sqlx::query(&drop).execute(&mut connection).await {
-                eprintln!("could not drop test schema {}: {error}", config.schema);
+            for schema in [config.schema.clone(), format!("{}_keys", config.schema)] {
+                let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                if let Err(error) = sqlx::query(&drop).execute(&mut connection).await {
+                    eprintln!("could not drop test schema {schema}: {error}");
+                }
             }
         }
         Err(error) => eprintln!("could not connect to drop test schema {}: {error}", config.schema),

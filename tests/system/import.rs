@@ -128,6 +128,23 @@ async fn an_import_checks_every_row_first_and_resumes_without_writing_twice() {
     let (status, empty) = post_file(&app, "dockings", xlsx).await;
     assert_eq!(status, 201, "{empty}");
     assert_eq!(empty["rows"], 0);
+    // A task force's member imports only its own task force's facts: the whole file is refused.
+    let token = zhaoshang_tests::token_for(&app.config, zhaoshang_http::auth::Role::TaskForce, &["machinery"]);
+    let theirs =
+        csv_file(&app, "dockings", &[&["automotive", "某目标企业", "目标企业", "走出去", "2023-05-05", "", ""]]).await;
+    let before = app.events_in_stream().await;
+    let response = zhaoshang_tests::client_without_token()
+        .post(format!("{}/api/v1/imports/dockings", app.base))
+        .bearer_auth(token)
+        .body(theirs)
+        .send()
+        .await
+        .expect("request is sent");
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.expect("a problem document");
+    assert_eq!(problem["errors"][0]["rule"], "not_yours_to_record", "{problem}");
+    assert_eq!(app.events_in_stream().await, before, "nothing written");
+
     let (status, unknown) = post_file(&app, "budgets", b"x".to_vec()).await;
     assert_eq!(status, 404, "{unknown}");
 }

@@ -22,6 +22,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use zhaoshang_domain::activity::{Activity, ActivityCommand, ActivityDetails};
+use zhaoshang_domain::aggregate::Responsibility;
 use zhaoshang_domain::import::{CellError, Template, find, row_to_body};
 use zhaoshang_domain::meeting::{Meeting, MeetingCommand, RecordMeetingConvened};
 use zhaoshang_domain::project::{Project, ProjectCommand, RecordProjectLead, SignProject};
@@ -29,8 +30,9 @@ use zhaoshang_domain::task_force::{RecordDocking, TaskForce, TaskForceCommand};
 use zhaoshang_domain::values::Slug;
 use zhaoshang_domain::{Aggregate, DecisionContext};
 use zhaoshang_http::ApiError;
+use zhaoshang_http::auth::Caller;
 
-use crate::repository::{CommandError, RequestContext};
+use crate::repository::{CommandError, Permission, RequestContext};
 use crate::{CommandService, RepositoryOf};
 
 /// Namespace of the ids of records an import creates (activities, meetings).
@@ -216,6 +218,7 @@ impl<A: Aggregate> Simulation<A> {
         command: &A::Command,
         key: &str,
         context: &DecisionContext,
+        permission: Permission<'_>,
     ) -> Result<bool, RowError>
     where
         CommandService: RepositoryOf<A>,
@@ -241,6 +244,21 @@ impl<A: Aggregate> Simulation<A> {
             };
             RowError { row: 0, column: None, field, rule: refusal.rule().to_owned(), message: refusal.to_string() }
         })?;
+        let responsibility = state.responsibility(id, &event);
+        if !permission(&responsibility) {
+            let whose = match &responsibility {
+                Responsibility::TaskForce(task_force) => format!("专班 {task_force}"),
+                Responsibility::Office => "领导小组办公室".to_owned(),
+                Responsibility::Administration => "系统管理员".to_owned(),
+            };
+            return Err(RowError {
+                row: 0,
+                column: None,
+                field: None,
+                rule: "not_yours_to_record".to_owned(),
+                message: format!("该行属于{whose}，您无权登记"),
+            });
+        }
         *state = std::mem::take(state).evolve(&event);
         Ok(true)
     }
@@ -262,10 +280,12 @@ async fn import(
     State(service): State<CommandService>,
     Path(kind): Path<String>,
     headers: HeaderMap,
+    caller: Caller,
     file: Bytes,
 ) -> Result<Response, ApiError> {
     let template = find(&kind).ok_or_else(|| ApiError::NotFound { what: format!("导入类型 {kind}") })?;
-    let request = crate::routes::request_context(&headers)?;
+    let request = crate::routes::request_context(&headers, &caller)?;
+    let permission = |responsibility: &Responsibility| caller.may_record(responsibility);
     let file_hash = hex::encode(Sha256::digest(&file));
     let rows = data_rows(template, read_rows(&file)?)?;
     if rows.len() > MAX_ROWS {
@@ -309,10 +329,10 @@ async fn import(
     for (row, command) in &commands {
         let k = key(*row);
         let decided = match command {
-            RowCommand::Project(id, c) => projects.decide(&service, id, c, &k, &context).await,
-            RowCommand::Activity(id, c) => activities.decide(&service, id, c, &k, &context).await,
-            RowCommand::Meeting(id, c) => meetings.decide(&service, id, c, &k, &context).await,
-            RowCommand::TaskForce(id, c) => task_forces.decide(&service, id, c, &k, &context).await,
+            RowCommand::Project(id, c) => projects.decide(&service, id, c, &k, &context, &permission).await,
+            RowCommand::Activity(id, c) => activities.decide(&service, id, c, &k, &context, &permission).await,
+            RowCommand::Meeting(id, c) => meetings.decide(&service, id, c, &k, &context, &permission).await,
+            RowCommand::TaskForce(id, c) => task_forces.decide(&service, id, c, &k, &context, &permission).await,
         };
         match decided {
             Ok(true) => pending += 1,
@@ -346,11 +366,15 @@ async fn import(
     for (row, command) in &commands {
         let request = RequestContext { idempotency_key: Some(key(*row)), ..request.clone() };
         let outcome = match command {
-            RowCommand::Project(id, c) => RepositoryOf::<Project>::repository(&service).execute(id, c, &request).await,
+            RowCommand::Project(id, c) => {
+                RepositoryOf::<Project>::repository(&service).execute_as(id, c, &request, &permission).await
+            }
             RowCommand::Activity(id, c) => {
                 RepositoryOf::<Activity>::repository(&service).execute(id, c, &request).await
             }
-            RowCommand::Meeting(id, c) => RepositoryOf::<Meeting>::repository(&service).execute(id, c, &request).await,
+            RowCommand::Meeting(id, c) => {
+                RepositoryOf::<Meeting>::repository(&service).execute_as(id, c, &request, &permission).await
+            }
             RowCommand::TaskForce(id, c) => {
                 RepositoryOf::<TaskForce>::repository(&service).execute(id, c, &request).await
             }

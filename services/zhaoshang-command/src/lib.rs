@@ -12,6 +12,7 @@
 //! command reads.
 
 pub mod import;
+pub mod personal_data;
 pub mod repository;
 pub mod routes;
 
@@ -67,6 +68,8 @@ struct Inner {
     plans: RwLock<Vec<AdoptPlanPeriod>>,
     monthly_reports: AggregateRepository<MonthlyReport>,
     escalations: AggregateRepository<Escalation>,
+    /// The personal-data keys; without it, contact details are refused (503).
+    key_store: RwLock<Option<zhaoshang_read_model::personal_data::KeyStore>>,
 }
 
 /// Gives the repository of one aggregate type.
@@ -131,8 +134,19 @@ impl CommandService {
                 escalations: AggregateRepository::new(store.clone()),
                 store,
                 plans: RwLock::new(plans),
+                key_store: RwLock::new(None),
             }),
         })
+    }
+
+    /// Gives the service the personal-data key store.
+    pub fn set_key_store(&self, key_store: zhaoshang_read_model::personal_data::KeyStore) {
+        *self.inner.key_store.write().expect("key store lock poisoned") = Some(key_store);
+    }
+
+    /// The personal-data key store, when there is one.
+    pub fn key_store(&self) -> Option<zhaoshang_read_model::personal_data::KeyStore> {
+        self.inner.key_store.read().expect("key store lock poisoned").clone()
     }
 
     /// The event store.

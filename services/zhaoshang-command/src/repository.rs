@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
-use zhaoshang_domain::{Aggregate, DecisionContext, DomainError, EventEnvelope, EventMetadata};
+use zhaoshang_domain::{Aggregate, DecisionContext, DomainError, EventEnvelope, EventMetadata, Responsibility};
 use zhaoshang_event_store::{EventStore, EventStoreError, StoredEvent};
 
 /// How often a command without an expected version is decided again after
@@ -101,7 +101,14 @@ pub enum CommandError {
     /// The event store failed.
     #[error(transparent)]
     Store(#[from] EventStoreError),
+    /// The caller may not record this fact (another task force's, or not a
+    /// fact of their role); nothing was written.
+    #[error("the caller may not record a fact {0:?} answers for")]
+    Forbidden(Responsibility),
 }
+
+/// Decides whether the caller may record a fact of a responsibility.
+pub type Permission<'a> = &'a (dyn Fn(&Responsibility) -> bool + Send + Sync);
 
 /// An aggregate as loaded: its state and where its history ends.
 #[derive(Debug, Clone)]
@@ -233,10 +240,32 @@ impl<A: Aggregate> AggregateRepository<A> {
         command: &A::Command,
         request: &RequestContext,
     ) -> Result<Outcome, CommandError> {
+        // The system itself (loading a plan file) answers for everything.
+        self.execute_as(id, command, request, &|_| true).await
+    }
+
+    /// Like [`AggregateRepository::execute`], for a caller whose `permission`
+    /// is asked, once the rules have accepted the command, whether they may
+    /// record the fact for whoever the aggregate says answers for it.
+    ///
+    /// # Errors
+    /// As [`AggregateRepository::execute`], and [`CommandError::Forbidden`]
+    /// when the caller may not (nothing written).
+    pub async fn execute_as(
+        &self,
+        id: &str,
+        command: &A::Command,
+        request: &RequestContext,
+        permission: Permission<'_>,
+    ) -> Result<Outcome, CommandError> {
         let entry = self.entry(id);
         let mut loaded = entry.lock().await;
-        let result = self.execute_locked(id, &mut loaded, command, request).await;
-        if result.is_err() && !matches!(result, Err(CommandError::Domain(_) | CommandError::VersionConflict { .. })) {
+        let result = self.execute_locked(id, &mut loaded, command, request, permission).await;
+        let refused = matches!(
+            result,
+            Err(CommandError::Domain(_) | CommandError::VersionConflict { .. } | CommandError::Forbidden(_))
+        );
+        if result.is_err() && !refused {
             // The append may or may not have been stored: read the history
             // again next time.
             *loaded = Loaded::new();
@@ -252,6 +281,7 @@ impl<A: Aggregate> AggregateRepository<A> {
         loaded: &mut Loaded<A>,
         command: &A::Command,
         request: &RequestContext,
+        permission: Permission<'_>,
     ) -> Result<Outcome, CommandError> {
         // Another instance may have written since this state was cached: it
         // is trusted for deciding, never for refusing.
@@ -279,6 +309,12 @@ impl<A: Aggregate> AggregateRepository<A> {
                 }
                 Err(refusal) => return Err(refusal.into()),
             };
+            // Who answers for a record never changes once it exists, so the
+            // cached state is as good as a fresh one here.
+            let responsibility = loaded.state.responsibility(id, &event);
+            if !permission(&responsibility) {
+                return Err(CommandError::Forbidden(responsibility));
+            }
             let metadata = EventMetadata {
                 actor: request.actor.clone(),
                 correlation_id: request.correlation_id,

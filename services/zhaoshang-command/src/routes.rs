@@ -34,8 +34,9 @@ use zhaoshang_domain::task_force::{
     AssignLiaison, ChangePerson, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce, TaskForceCommand,
 };
 use zhaoshang_domain::values::Slug;
-use zhaoshang_domain::{Aggregate, DecisionContext};
+use zhaoshang_domain::{Aggregate, DecisionContext, Responsibility};
 use zhaoshang_event_store::EventStoreError;
+use zhaoshang_http::auth::Caller;
 use zhaoshang_http::openapi::{Endpoint, OpenApiBuilder};
 use zhaoshang_http::{ApiError, ValidJson};
 
@@ -51,7 +52,7 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 
 /// Where a command's aggregate id comes from.
 #[derive(Clone, Copy)]
-enum IdFrom {
+pub(crate) enum IdFrom {
     /// The path's `{id}`.
     Path,
     /// A new id: derived from the idempotency key when there is one (so a
@@ -59,10 +60,11 @@ enum IdFrom {
     New,
 }
 
-const COMMAND_HEADERS: [(&str, &str); 4] = [
+/// The headers a command reads. The actor is not among them: it is the
+/// bearer token's subject, never something the request says about itself.
+const COMMAND_HEADERS: [(&str, &str); 3] = [
     ("Idempotency-Key", "客户端生成的唯一键；重试时使用同一键只会写入一次，并返回第一次的结果"),
     ("If-Match", "期望的记录版本（上次响应的 ETag）；版本不符时返回 409"),
-    ("X-Actor", "操作人（在接入统一身份认证之前由调用方提供）"),
     ("X-Correlation-Id", "关联编号（UUID），同一业务流程的多条命令使用同一编号"),
 ];
 
@@ -110,11 +112,12 @@ impl Routes {
         let handler = move |State(service): State<CommandService>,
                             params: RawPathParams,
                             headers: HeaderMap,
+                            caller: Caller,
                             ValidJson(body): ValidJson<B>| async move {
             let path_id = params.iter().find(|(name, _)| *name == "id").map(|(_, value)| value.to_owned());
             check(path_id.as_deref(), &body)?;
             let command = to_command(&service, body);
-            execute::<A>(&service, id_from, path_id, &headers, command).await
+            execute::<A>(&service, id_from, path_id, &headers, &caller, command).await
         };
         let method_router = if method == "put" { put(handler) } else { post(handler) };
         self.router = self.router.route(path, method_router);
@@ -154,10 +157,11 @@ impl Routes {
     {
         let handler = move |State(service): State<CommandService>,
                             headers: HeaderMap,
+                            caller: Caller,
                             ValidJson(body): ValidJson<B>| async move {
             let id = id_of(&body);
             let command = to_command(&service, body);
-            execute::<A>(&service, IdFrom::Path, Some(id), &headers, command).await
+            execute::<A>(&service, IdFrom::Path, Some(id), &headers, &caller, command).await
         };
         self.router = self.router.route(path, post(handler));
         let request = self.docs.schema::<B>();
@@ -559,7 +563,7 @@ fn routes() -> Routes {
 
 /// The command endpoints.
 pub fn router(service: CommandService) -> Router {
-    routes().router.merge(crate::import::routes()).with_state(service)
+    routes().router.merge(crate::import::routes()).merge(crate::personal_data::routes()).with_state(service)
 }
 
 /// The command endpoints' documentation.
@@ -576,8 +580,9 @@ pub fn openapi() -> OpenApiBuilder {
         response: Some(report),
         status: 201,
         query: vec![],
-        headers: vec![("X-Actor", "操作人")],
+        headers: vec![],
     });
+    crate::personal_data::document(&mut docs);
     docs
 }
 
@@ -591,7 +596,7 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<
     }
 }
 
-pub(crate) fn request_context(headers: &HeaderMap) -> Result<RequestContext, ApiError> {
+pub(crate) fn request_context(headers: &HeaderMap, caller: &Caller) -> Result<RequestContext, ApiError> {
     let idempotency_key = match header_text(headers, "idempotency-key")? {
         None => None,
         Some(key) if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS => {
@@ -615,15 +620,8 @@ pub(crate) fn request_context(headers: &HeaderMap) -> Result<RequestContext, Api
             Uuid::parse_str(text).map_err(|_| ApiError::invalid("X-Correlation-Id", "uuid", "关联编号须为 UUID"))?
         }
     };
-    let actor = match header_text(headers, "x-actor")? {
-        None | Some("") => "anonymous".to_owned(),
-        Some(actor) if actor.len() > 200 => {
-            return Err(ApiError::invalid("X-Actor", "text_too_long", "操作人标识最多 200 个字符"));
-        }
-        Some(actor) => actor.to_owned(),
-    };
     Ok(RequestContext {
-        actor,
+        actor: caller.sub.clone(),
         correlation_id,
         idempotency_key,
         expected_version,
@@ -633,18 +631,19 @@ pub(crate) fn request_context(headers: &HeaderMap) -> Result<RequestContext, Api
 }
 
 /// Runs one command and answers with its consistency token.
-async fn execute<A>(
+pub(crate) async fn execute<A>(
     service: &CommandService,
     id_from: IdFrom,
     path_id: Option<String>,
     headers: &HeaderMap,
+    caller: &Caller,
     command: A::Command,
 ) -> Result<Response, ApiError>
 where
     A: Aggregate,
     CommandService: RepositoryOf<A>,
 {
-    let request = request_context(headers)?;
+    let request = request_context(headers, caller)?;
     let id = match (id_from, path_id) {
         (IdFrom::Path, Some(id)) => {
             Slug::parse(&id).map_err(|e| ApiError::invalid("id", e.rule, e.message))?.as_str().to_owned()
@@ -656,23 +655,26 @@ where
         },
     };
     let span = tracing::info_span!("command", aggregate = A::TYPE, id = %id, correlation_id = %request.correlation_id);
-    let outcome =
-        RepositoryOf::<A>::repository(service).execute(&id, &command, &request).instrument(span).await.map_err(
-            |error| match error {
-                CommandError::Domain(refusal) => ApiError::from(refusal),
-                CommandError::VersionConflict { expected, actual } => ApiError::Conflict {
-                    rule: "version_conflict",
-                    message: match expected {
-                        Some(expected) => format!("记录已被修改：期望版本 {expected}，当前版本 {actual}；请刷新后重试"),
-                        None => format!("记录正被频繁修改（当前版本 {actual}），请稍后重试"),
-                    },
+    let permission = |responsibility: &Responsibility| caller.may_record(responsibility);
+    let outcome = RepositoryOf::<A>::repository(service)
+        .execute_as(&id, &command, &request, &permission)
+        .instrument(span)
+        .await
+        .map_err(|error| match error {
+            CommandError::Domain(refusal) => ApiError::from(refusal),
+            CommandError::Forbidden(responsibility) => forbidden(caller, &responsibility),
+            CommandError::VersionConflict { expected, actual } => ApiError::Conflict {
+                rule: "version_conflict",
+                message: match expected {
+                    Some(expected) => format!("记录已被修改：期望版本 {expected}，当前版本 {actual}；请刷新后重试"),
+                    None => format!("记录正被频繁修改（当前版本 {actual}），请稍后重试"),
                 },
-                CommandError::Store(EventStoreError::Unavailable(cause)) => {
-                    ApiError::Unavailable { cause, retry_after_seconds: 1 }
-                }
-                CommandError::Store(other) => ApiError::internal(other),
             },
-        )?;
+            CommandError::Store(EventStoreError::Unavailable(cause)) => {
+                ApiError::Unavailable { cause, retry_after_seconds: 1 }
+            }
+            CommandError::Store(other) => ApiError::internal(other),
+        })?;
     if let (Some(plan), false) = (adopted_plan::<A>(&command), outcome.replayed) {
         service.remember_plan(plan);
     }
@@ -690,6 +692,23 @@ where
     }
     tracing::info!(event_type = %accepted.event_type, sequence = accepted.sequence, replayed = outcome.replayed, "command accepted");
     Ok(response)
+}
+
+fn forbidden(caller: &Caller, responsibility: &Responsibility) -> ApiError {
+    let (rule, message) = match responsibility {
+        Responsibility::TaskForce(task_force) => (
+            "own_task_force_only",
+            format!("只能登记本专班的事项：该事项属于专班 {task_force} (only your own task forces' facts)"),
+        ),
+        Responsibility::Office => {
+            ("office_only", "该事项由领导小组办公室登记 (only the leading group's office records this)".to_owned())
+        }
+        Responsibility::Administration => {
+            ("admin_only", "该事项只能由系统管理员登记 (only the administrator records this)".to_owned())
+        }
+    };
+    tracing::info!(caller = %caller.sub, role = caller.role.code(), rule, "command refused to its caller");
+    ApiError::Forbidden { rule, message }
 }
 
 /// The plan a command adopts, if it is a plan period's adoption.

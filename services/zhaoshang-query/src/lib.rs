@@ -14,6 +14,8 @@ pub mod reports;
 
 mod supervision;
 
+pub mod personal_data;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -225,6 +227,19 @@ pub(crate) async fn consistent(service: &QueryService, raw: &HashMap<String, Str
         )
         .min(MAX_WAIT),
     };
+    // A token no command has returned yet can only be a mistake: waiting for
+    // it would end in a 503 that blames the service for the caller's input.
+    if let Some(store) = &service.store {
+        if let Ok(last) = store.last_sequence().await {
+            if sequence > last {
+                return Err(ApiError::invalid(
+                    "consistent_with",
+                    "sequence_not_written",
+                    format!("事件流中最新的事件序号为 {last}，一致性令牌 {sequence} 尚未写入"),
+                ));
+            }
+        }
+    }
     service.wait_for(sequence, wait).await
 }
 
@@ -445,6 +460,7 @@ pub fn router(service: QueryService) -> Router {
         .merge(ledger::routes())
         .merge(reports::routes())
         .merge(supervision::routes())
+        .merge(personal_data::routes())
         .with_state(service)
 }
 
@@ -554,6 +570,7 @@ pub fn openapi() -> OpenApiBuilder {
         add(docs, path, tag, summary, r, extra);
     });
     reports::document(&mut docs);
+    personal_data::document(&mut docs);
     let r = docs.schema::<ProjectionStatus>();
     add(&mut docs, "/api/v1/projections", "运行", "读模型已应用到的事件序号、事件流最新序号与滞后量", r, vec![]);
     docs.add(Endpoint {

@@ -40,6 +40,66 @@ pub struct Config {
     /// Where `zhaoshang up` keeps a local NATS and PostgreSQL it had to start.
     #[arg(long, env = "ZHAOSHANG_DATA_DIR", default_value = ".zhaoshang")]
     pub data_dir: PathBuf,
+    /// How callers prove who they are: `local` (an HS256 secret may sign
+    /// tokens: one machine, tests) or `sso` (only the city's single sign-on
+    /// keys, from a JWKS; an HS256 secret is refused).
+    #[arg(long, env = "ZHAOSHANG_AUTH_MODE", value_enum, default_value = "local")]
+    pub auth_mode: AuthMode,
+    /// The HS256 secret of local tokens (local mode only). When absent, the
+    /// secret in `<data_dir>/jwt-secret` is used, created on first need.
+    #[arg(long, env = "ZHAOSHANG_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// A JWKS file with the SSO's public keys (EdDSA or RS256).
+    #[arg(long, env = "ZHAOSHANG_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// The SSO's JWKS URL, read when the service starts.
+    #[arg(long, env = "ZHAOSHANG_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// The issuer (`iss`) every token must name; not checked when absent.
+    #[arg(long, env = "ZHAOSHANG_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The audience (`aud`) every token must name; not checked when absent.
+    #[arg(long, env = "ZHAOSHANG_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Writes per second one caller may make on average (token bucket).
+    #[arg(long, env = "ZHAOSHANG_WRITE_RATE", default_value_t = 5.0)]
+    pub write_rate_per_second: f64,
+    /// Writes one caller may make at once before the rate applies.
+    #[arg(long, env = "ZHAOSHANG_WRITE_BURST", default_value_t = 60)]
+    pub write_burst: u32,
+    /// Longest a request may take, in milliseconds (above the query's 30 s
+    /// consistency wait), before it is answered 503.
+    #[arg(long, env = "ZHAOSHANG_REQUEST_TIMEOUT_MS", default_value_t = 40_000)]
+    pub request_timeout_ms: u64,
+}
+
+/// How callers are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// One machine: tokens may be signed with a local HS256 secret (`zhaoshang token`).
+    Local,
+    /// Production: only tokens of the city's single sign-on, verified against its JWKS.
+    Sso,
+}
+
+/// A secret that is never printed, not even in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.len() < 32 {
+            return Err("the secret must be at least 32 bytes".to_owned());
+        }
+        Ok(Self(text.to_owned()))
+    }
 }
 
 impl Config {

@@ -4,6 +4,8 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -11,7 +13,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use zhaoshang_command::CommandService;
 use zhaoshang_event_store::EventStore;
+
 use zhaoshang_http::MAX_BODY_BYTES;
+use zhaoshang_http::auth::{self, Security};
 use zhaoshang_projector::ProjectorConfig;
 use zhaoshang_query::QueryService;
 use zhaoshang_read_model::ReadModel;
@@ -70,7 +74,12 @@ pub async fn start(
         tasks.push(tokio::spawn(projector));
     }
     let command = if matches!(role, Role::All | Role::Command) {
-        Some(CommandService::new(store.clone()).await.context("failed to start the command service")?)
+        let service = CommandService::new(store.clone()).await.context("failed to start the command service")?;
+        service.set_key_store(zhaoshang_read_model::personal_data::KeyStore::new(
+            read_model.pool().clone(),
+            read_model.schema(),
+        ));
+        Some(service)
     } else {
         None
     };
@@ -87,7 +96,9 @@ pub async fn start(
     let mut address = None;
     if let Some(listener) = listener.filter(|_| role != Role::Projector) {
         address = Some(listener.local_addr()?);
-        let app = app(command.clone(), query);
+        let security = crate::security::security(config).await?;
+        let timeout = std::time::Duration::from_millis(config.request_timeout_ms);
+        let app = app(command.clone(), query, security, timeout);
         let token = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             axum::serve(listener, app)
@@ -100,8 +111,15 @@ pub async fn start(
 }
 
 /// The HTTP app: the routers of the services this process runs, plus
-/// `/healthz` and `/openapi.json`.
-pub fn app(command: Option<CommandService>, query: Option<QueryService>) -> Router {
+/// `/healthz` and `/openapi.json`, behind the security layer (every path
+/// but those three needs a token; see `zhaoshang_http::auth`) and the
+/// request timeout.
+pub fn app(
+    command: Option<CommandService>,
+    query: Option<QueryService>,
+    security: Arc<Security>,
+    request_timeout: Duration,
+) -> Router {
     let mut docs = zhaoshang_http::openapi::OpenApiBuilder::default();
     let mut router = Router::new().merge(zhaoshang_query::health_router());
     if let Some(command) = command {
@@ -116,6 +134,8 @@ pub fn app(command: Option<CommandService>, query: Option<QueryService>) -> Rout
     router
         .route("/openapi.json", get(move || async move { axum::Json((*document).clone()).into_response() }))
         .fallback(|| async { zhaoshang_http::ApiError::NotFound { what: "该接口".to_owned() } })
+        .layer(axum::middleware::from_fn_with_state(security, auth::middleware))
+        .layer(axum::middleware::from_fn_with_state(request_timeout, auth::timeout))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
 }

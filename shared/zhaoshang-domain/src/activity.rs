@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened, check_not_too_early};
 use crate::values::{ActivityKind, EnterpriseInvolved, Name, Slug, Text};
 
@@ -219,6 +219,15 @@ impl Aggregate for Activity {
             ActivityEvent::Cancelled(_) => self.status = ActivityStatus::Cancelled,
         }
         self
+    }
+
+    fn responsibility(&self, _id: &str, event: &ActivityEvent) -> Responsibility {
+        let task_force = match (event, &self.task_force_id) {
+            (ActivityEvent::Planned(details) | ActivityEvent::Held(details), _) => details.task_force_id.as_str(),
+            (ActivityEvent::Cancelled(_), Some(task_force)) => task_force.as_str(),
+            (ActivityEvent::Cancelled(_), None) => return Responsibility::Office,
+        };
+        Responsibility::TaskForce(task_force.to_owned())
     }
 
     fn exists(&self) -> bool {

@@ -13,6 +13,21 @@ pub struct DecisionContext {
     pub today: NaiveDate,
 }
 
+/// Who answers for a fact, and so who may record it: the plan gives the
+/// leading group's office some duties (supervision, the monthly report
+/// meeting), each task force its own facts, and the plan itself, the leading
+/// group and the task forces' charters and people to the bureau's
+/// administration. The command service matches it against the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Responsibility {
+    /// The plan, the leading group, a task force's establishment and its leaders.
+    Administration,
+    /// The leading group's office (领导小组办公室).
+    Office,
+    /// The task force with this id.
+    TaskForce(String),
+}
+
 /// An event-sourced aggregate: its state is the fold of its events.
 ///
 /// `decide` answers a command with exactly one event or a rejection; one
@@ -37,6 +52,15 @@ pub trait Aggregate: Default + Clone + Send + Sync + 'static {
 
     /// Whether the aggregate has been created (by its first event).
     fn exists(&self) -> bool;
+
+    /// Who answers for `event` about aggregate `id` in this state (the
+    /// state before the event). An aggregate that does not say is the
+    /// administration's alone: a new kind of record is closed until its
+    /// author opens it.
+    fn responsibility(&self, id: &str, event: &Self::Event) -> Responsibility {
+        let _ = (id, event);
+        Responsibility::Administration
+    }
 }
 
 /// An event payload of one aggregate type.

@@ -6,7 +6,7 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::values::{Name, Text};
 
@@ -147,5 +147,10 @@ impl Aggregate for Briefing {
 
     fn exists(&self) -> bool {
         self.quarter.is_some()
+    }
+
+    /// The office writes the briefing.
+    fn responsibility(&self, _id: &str, _event: &BriefingEvent) -> Responsibility {
+        Responsibility::Office
     }
 }

@@ -28,7 +28,10 @@ use crate::resources::{
     TalentIntroduction,
 };
 use crate::supervision::{CloseEscalation, Escalation, IssueEscalationStep, RecordEscalationResponse};
-use crate::task_force::{AssignLiaison, ChangePerson, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce};
+use crate::task_force::{
+    AssignLiaison, ChangePerson, EraseLiaisonContact, EstablishTaskForce, RecordDocking, RecordLiaisonContact,
+    SubmitAnnualPlan, TaskForce,
+};
 
 /// Where the contract's schemas are published; each schema's `$id` is under it.
 pub const SCHEMA_BASE_URL: &str = "https://zhaoshang.kjj.liuzhou.gov.cn/schemas/";
@@ -134,6 +137,18 @@ pub fn event_types() -> Vec<EventType> {
             "task_force.annual_plan_revised.v1",
             payload_schema::<SubmitAnnualPlan>,
             "专班修订已报送的年度招商工作方案。",
+        ),
+        entry(
+            task_force,
+            "task_force.liaison_contact_recorded.v1",
+            payload_schema::<RecordLiaisonContact>,
+            "登记联络员联系方式（电话、邮箱以本人数据密钥 AES-256-GCM 加密，事件中只有密文）。",
+        ),
+        entry(
+            task_force,
+            "task_force.liaison_contact_erased.v1",
+            payload_schema::<EraseLiaisonContact>,
+            "删除某人的联系方式（个人信息保护法）：其数据密钥已销毁，历史密文再也无法解密。",
         ),
         entry(project, "project.lead_recorded.v1", payload_schema::<RecordProjectLead>, "登记项目线索，项目自此存在。"),
         entry(project, "project.negotiation_started.v1", payload_schema::<StartNegotiation>, "项目进入洽谈。"),

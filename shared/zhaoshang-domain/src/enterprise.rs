@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::values::{EnterpriseRole, Name, Slug, Text};
 
@@ -161,6 +161,17 @@ impl Aggregate for Enterprise {
 
     fn exists(&self) -> bool {
         self.details.is_some()
+    }
+
+    /// An enterprise is the chain's task force's record; a correction stays
+    /// with the task force that listed it.
+    fn responsibility(&self, _id: &str, event: &EnterpriseEvent) -> Responsibility {
+        let listed = match (&self.details, event) {
+            (Some(current), _) => &current.task_force_id,
+            (None, EnterpriseEvent::Registered(d)) => &d.task_force_id,
+            (None, EnterpriseEvent::Corrected(c)) => &c.details.task_force_id,
+        };
+        Responsibility::TaskForce(listed.to_string())
     }
 }
 

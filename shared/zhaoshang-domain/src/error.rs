@@ -91,13 +91,22 @@ pub fn check_happened(
     check_not_too_early(field, date)
 }
 
-/// Checks that a date is not before [`EARLIEST_DATE`].
+/// The latest date any fact may carry, planned ones included.
+pub const LATEST_DATE: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2100, 12, 31) {
+    Some(date) => date,
+    None => panic!("2100-12-31 is a valid date"),
+};
+
+/// Checks that a date lies between [`EARLIEST_DATE`] and [`LATEST_DATE`].
 ///
 /// # Errors
-/// `date_too_early`, naming `field`.
+/// `date_too_early` or `date_too_late`, naming `field`.
 pub fn check_not_too_early(field: &'static str, date: chrono::NaiveDate) -> Result<(), DomainError> {
     if date < EARLIEST_DATE {
         return Err(DomainError::invalid(field, "date_too_early", format!("日期不能早于 {EARLIEST_DATE}")));
+    }
+    if date > LATEST_DATE {
+        return Err(DomainError::invalid(field, "date_too_late", format!("日期不能晚于 {LATEST_DATE}")));
     }
     Ok(())
 }

@@ -41,6 +41,6 @@ pub mod testing;
 pub mod upcast;
 pub mod values;
 
-pub use aggregate::{Aggregate, DecisionContext, DomainEvent};
+pub use aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 pub use envelope::{EventEnvelope, EventMetadata};
 pub use error::DomainError;

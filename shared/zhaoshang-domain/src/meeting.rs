@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::values::{MeetingKind, Name, Slug, Text};
 
@@ -111,6 +111,19 @@ impl Aggregate for Meeting {
             MeetingEvent::Convened(_) => self.convened = true,
         }
         self
+    }
+
+    fn responsibility(&self, _id: &str, event: &MeetingEvent) -> Responsibility {
+        // A joint meeting is its task force's; the monthly report meeting and
+        // the supervision inspection are the office's (the plan's 三、工作机制).
+        match event {
+            MeetingEvent::Convened(RecordMeetingConvened {
+                kind: MeetingKind::Joint,
+                task_force_id: Some(task_force),
+                ..
+            }) => Responsibility::TaskForce(task_force.as_str().to_owned()),
+            MeetingEvent::Convened(_) => Responsibility::Office,
+        }
     }
 
     fn exists(&self) -> bool {

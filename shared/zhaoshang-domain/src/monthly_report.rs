@@ -16,7 +16,7 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::values::{Slug, Text, Yuan};
 
@@ -323,5 +323,16 @@ impl Aggregate for MonthlyReport {
 
     fn exists(&self) -> bool {
         self.submitted_on.is_some()
+    }
+
+    /// A monthly report is its task force's; the id `<task force>-<yyyy>-<mm>`
+    /// names the task force of an amendment.
+    fn responsibility(&self, id: &str, event: &MonthlyReportEvent) -> Responsibility {
+        match event {
+            MonthlyReportEvent::Submitted(report) => Responsibility::TaskForce(report.task_force_id.to_string()),
+            MonthlyReportEvent::Amended(_) => {
+                Responsibility::TaskForce(id.rsplitn(3, '-').nth(2).unwrap_or(id).to_owned())
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::values::{InvestmentThresholds, Name, ProjectCategory, Slug, Text, Yuan};
 
@@ -775,6 +775,16 @@ impl Aggregate for Project {
             }
         }
         self
+    }
+
+    fn responsibility(&self, _id: &str, event: &ProjectEvent) -> Responsibility {
+        // A project is its task force's fact from its lead on; the lead names it.
+        let task_force = match (event, &self.task_force_id) {
+            (ProjectEvent::LeadRecorded(lead), _) => lead.task_force_id.as_str(),
+            (_, Some(task_force)) => task_force.as_str(),
+            (_, None) => return Responsibility::Office,
+        };
+        Responsibility::TaskForce(task_force.to_owned())
     }
 
     fn exists(&self) -> bool {

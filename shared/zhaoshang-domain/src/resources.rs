@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::values::{Name, Slug, Text, Yuan};
 
@@ -164,7 +164,7 @@ pub const MAX_PEOPLE_PER_RECORD: u32 = 1000;
 macro_rules! record_aggregate {
     (
         $(#[$doc:meta])* $state:ident, $type_name:literal, $command:ident, $event:ident,
-        $record:ty, $recorded:literal, $reversed:literal, $check:expr
+        $record:ty, $recorded:literal, $reversed:literal, $check:expr, $who:expr
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -259,6 +259,18 @@ macro_rules! record_aggregate {
             fn exists(&self) -> bool {
                 self.recorded
             }
+
+            /// A record is its recorder's (as `$who` says); a reversal is
+            /// the office's, which keeps the books.
+            fn responsibility(&self, _id: &str, event: &$event) -> Responsibility {
+                match event {
+                    $event::Recorded(record) => {
+                        let who: fn(&$record) -> Responsibility = $who;
+                        who(record)
+                    }
+                    $event::Reversed(_) => Responsibility::Office,
+                }
+            }
         }
     };
 }
@@ -272,7 +284,8 @@ record_aggregate!(
     RecordServicePlatform,
     "service_platform.recorded.v1",
     "service_platform.reversed.v1",
-    |_| Ok(())
+    |_| Ok(()),
+    |p| p.task_force_id.as_ref().map_or(Responsibility::Office, |t| Responsibility::TaskForce(t.to_string()))
 );
 
 record_aggregate!(
@@ -284,7 +297,8 @@ record_aggregate!(
     RecordExpenditure,
     "expenditure.recorded.v1",
     "expenditure.reversed.v1",
-    |_| Ok(())
+    |_| Ok(()),
+    |_| Responsibility::Office
 );
 
 record_aggregate!(
@@ -305,5 +319,6 @@ record_aggregate!(
             ));
         }
         Ok(())
-    }
+    },
+    |t| Responsibility::TaskForce(t.task_force_id.to_string())
 );

@@ -40,7 +40,7 @@
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::plan::Measure;
 use crate::values::{Name, Slug, Text};
@@ -747,5 +747,15 @@ impl Aggregate for Escalation {
 
     fn exists(&self) -> bool {
         self.subject.is_some()
+    }
+
+    /// The office issues and closes; the task force concerned answers.
+    fn responsibility(&self, _id: &str, event: &EscalationEvent) -> Responsibility {
+        match (event, &self.subject) {
+            (EscalationEvent::Responded(_), Some((task_force, _, _))) => {
+                Responsibility::TaskForce(task_force.to_string())
+            }
+            _ => Responsibility::Office,
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, DecisionContext, DomainEvent};
+use crate::aggregate::{Aggregate, DecisionContext, DomainEvent, Responsibility};
 use crate::error::{DomainError, check_happened};
 use crate::values::{EnterpriseRole, Name, Text};
 
@@ -83,6 +83,64 @@ pub struct AssignLiaison {
     pub on: NaiveDate,
 }
 
+/// The algorithm every sealed contact uses.
+pub const CONTACT_ALGORITHM: &str = "AES-256-GCM";
+
+/// Contact details (phone, email) encrypted with the person's own data key,
+/// which lives outside the stream (the key store): destroying the key makes
+/// every copy of the ciphertext, in the stream, its replays and its
+/// backups, unreadable, while the hash chain over the ciphertext still holds.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SealedContact {
+    /// Always [`CONTACT_ALGORITHM`].
+    pub algorithm: String,
+    /// The id of the data key in the key store: the person's id.
+    pub key_id: uuid::Uuid,
+    /// The 96-bit nonce, standard base64 (16 characters).
+    pub nonce: String,
+    /// The ciphertext with its 128-bit tag, standard base64.
+    pub ciphertext: String,
+}
+
+impl std::fmt::Debug for SealedContact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedContact").field("key_id", &self.key_id).field("bytes", &self.ciphertext.len()).finish()
+    }
+}
+
+/// Most base64 characters a sealed contact may have (a phone and an email
+/// are short; a larger one is not a contact).
+pub const MAX_SEALED_CONTACT_CHARS: usize = 4096;
+
+/// Records a liaison's contact details, sealed. The command service seals
+/// them before the command is decided, so plaintext never reaches an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordLiaisonContact {
+    /// The person's id: the key store's key id.
+    pub person_id: uuid::Uuid,
+    /// The liaison's name (not secret: it is in `liaison_assigned` too).
+    pub name: Name,
+    /// From when the details hold.
+    pub on: NaiveDate,
+    /// The phone and email, encrypted.
+    pub contact: SealedContact,
+}
+
+/// Erases a person's contact details (个人信息保护法 right to deletion): the
+/// command service destroys the person's data key once this is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseLiaisonContact {
+    /// The person whose details are erased.
+    pub person_id: uuid::Uuid,
+    /// When the erasure was requested or decided.
+    pub on: NaiveDate,
+    /// Why (the person's request, end of the role).
+    pub reason: Text,
+}
+
 /// How a docking (精准对接) took place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -150,6 +208,10 @@ pub enum TaskForceCommand {
     RecordDocking(RecordDocking),
     /// Submit or revise an annual work plan.
     SubmitAnnualPlan(SubmitAnnualPlan),
+    /// Record a liaison's sealed contact details.
+    RecordLiaisonContact(RecordLiaisonContact),
+    /// Erase a person's contact details.
+    EraseLiaisonContact(EraseLiaisonContact),
 }
 
 /// What can have happened to a task force.
@@ -177,6 +239,12 @@ pub enum TaskForceEvent {
     /// The annual plan of a year already submitted was revised.
     #[serde(rename = "task_force.annual_plan_revised.v1")]
     AnnualPlanRevised(SubmitAnnualPlan),
+    /// A liaison's contact details were recorded, sealed with their data key.
+    #[serde(rename = "task_force.liaison_contact_recorded.v1")]
+    LiaisonContactRecorded(RecordLiaisonContact),
+    /// A person's contact details were erased: their data key is destroyed.
+    #[serde(rename = "task_force.liaison_contact_erased.v1")]
+    LiaisonContactErased(EraseLiaisonContact),
 }
 
 impl DomainEvent for TaskForceEvent {
@@ -187,6 +255,8 @@ impl DomainEvent for TaskForceEvent {
             Self::LiaisonAssigned(e) => e.on,
             Self::EnterpriseDocked(e) => e.on,
             Self::AnnualPlanSubmitted(e) | Self::AnnualPlanRevised(e) => e.on,
+            Self::LiaisonContactRecorded(e) => e.on,
+            Self::LiaisonContactErased(e) => e.on,
         })
     }
 }
@@ -200,6 +270,29 @@ pub struct TaskForce {
     pub established_on: Option<NaiveDate>,
     /// The years whose annual plan has been submitted.
     pub annual_plan_years: BTreeSet<i32>,
+    /// The people whose contact details were recorded here.
+    pub contact_people: BTreeSet<uuid::Uuid>,
+}
+
+fn is_base64(text: &str) -> bool {
+    text.len() % 4 == 0 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+}
+
+fn check_sealed(person_id: uuid::Uuid, sealed: &SealedContact) -> Result<(), DomainError> {
+    if sealed.algorithm != CONTACT_ALGORITHM {
+        return Err(DomainError::invalid("contact.algorithm", "contact_algorithm", "联系方式须以 AES-256-GCM 加密"));
+    }
+    if sealed.key_id != person_id {
+        return Err(DomainError::invalid("contact.key_id", "key_of_the_person", "联系方式须以本人的数据密钥加密"));
+    }
+    if sealed.nonce.len() != 16 || !is_base64(&sealed.nonce) {
+        return Err(DomainError::invalid("contact.nonce", "nonce_format", "随机数须为 12 字节的 base64"));
+    }
+    let size_ok = (24..=MAX_SEALED_CONTACT_CHARS).contains(&sealed.ciphertext.len());
+    if !size_ok || !is_base64(&sealed.ciphertext) {
+        return Err(DomainError::invalid("contact.ciphertext", "ciphertext_format", "密文格式不正确"));
+    }
+    Ok(())
 }
 
 fn check_list(field: &'static str, items: &[Name]) -> Result<(), DomainError> {
@@ -288,6 +381,20 @@ impl Aggregate for TaskForce {
                     Ok(TaskForceEvent::AnnualPlanSubmitted(plan.clone()))
                 }
             }
+            TaskForceCommand::RecordLiaisonContact(contact) => {
+                check_on(contact.on)?;
+                check_sealed(contact.person_id, &contact.contact)?;
+                Ok(TaskForceEvent::LiaisonContactRecorded(contact.clone()))
+            }
+            TaskForceCommand::EraseLiaisonContact(erasure) => {
+                check_happened("on", erasure.on, context.today)?;
+                if !self.contact_people.contains(&erasure.person_id) {
+                    return Err(DomainError::invalid("person_id", "known_person", "本专班没有登记过此人的联系方式"));
+                }
+                // Erasing again is allowed: a retry must be able to finish
+                // destroying the key after a failure.
+                Ok(TaskForceEvent::LiaisonContactErased(erasure.clone()))
+            }
         }
     }
 
@@ -300,6 +407,10 @@ impl Aggregate for TaskForce {
             TaskForceEvent::AnnualPlanSubmitted(plan) => {
                 self.annual_plan_years.insert(plan.year);
             }
+            TaskForceEvent::LiaisonContactRecorded(contact) => {
+                self.contact_people.insert(contact.person_id);
+            }
+            TaskForceEvent::LiaisonContactErased(_) => {}
             TaskForceEvent::ConvenerChanged(_)
             | TaskForceEvent::DeputyConvenerChanged(_)
             | TaskForceEvent::LiaisonAssigned(_)
@@ -311,5 +422,21 @@ impl Aggregate for TaskForce {
 
     fn exists(&self) -> bool {
         self.established
+    }
+
+    fn responsibility(&self, id: &str, event: &TaskForceEvent) -> Responsibility {
+        match event {
+            // The charter and the task force's leaders are the bureau's to set.
+            TaskForceEvent::Established(_)
+            | TaskForceEvent::ConvenerChanged(_)
+            | TaskForceEvent::DeputyConvenerChanged(_) => Responsibility::Administration,
+            TaskForceEvent::LiaisonAssigned(_)
+            | TaskForceEvent::EnterpriseDocked(_)
+            | TaskForceEvent::AnnualPlanSubmitted(_)
+            | TaskForceEvent::AnnualPlanRevised(_)
+            | TaskForceEvent::LiaisonContactRecorded(_) => Responsibility::TaskForce(id.to_owned()),
+            // Erasure answers a person's request under PIPL: the office decides it.
+            TaskForceEvent::LiaisonContactErased(_) => Responsibility::Office,
+        }
     }
 }

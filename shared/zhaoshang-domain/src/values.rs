@@ -7,6 +7,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization as _;
 
 /// A value broke a rule. `rule` is a stable code for programs; `message` is
 /// the sentence shown to the person who typed the value.
@@ -41,8 +42,11 @@ pub const SHORT_TEXT_MAX_CHARS: usize = 200;
 /// Longest text accepted in a long field (minutes, a reason), in characters.
 pub const LONG_TEXT_MAX_CHARS: usize = 20_000;
 
+/// Normalises to Unicode NFC (so that 「é」 typed as e + U+0301 and as U+00E9
+/// are the same name, and counts the same), trims, and checks the rules.
 fn clean_text(raw: &str, max_chars: usize) -> Result<String, ValueError> {
-    let trimmed = raw.trim();
+    let normalized: String = raw.nfc().collect();
+    let trimmed = normalized.trim();
     if trimmed.is_empty() {
         return Err(ValueError::new("required_text", "不能为空"));
     }
@@ -406,6 +410,18 @@ mod tests {
         // The limit counts characters, not bytes: 200 Chinese characters fit.
         assert!(Name::parse(&"柳".repeat(SHORT_TEXT_MAX_CHARS)).is_ok());
         assert_eq!(Name::parse("a\u{0}b").unwrap_err().rule, "no_control_characters");
+    }
+
+    #[test]
+    fn text_is_normalised_to_nfc_before_it_is_trimmed_and_counted() {
+        let decomposed = "  Cafe\u{301} 柳州  ";
+        assert_eq!(Name::parse(decomposed).unwrap().as_str(), "Caf\u{e9} 柳州");
+        assert_eq!(Name::parse(decomposed), Name::parse("Caf\u{e9} 柳州"));
+        let name: Name = serde_json::from_str("\"\\u3000\u{2126}\u{3000}\"").unwrap();
+        assert_eq!(name.as_str(), "\u{3a9}", "the ohm sign becomes omega; ideographic spaces are trimmed");
+        // 200 decomposed characters are 400 code points but 200 characters once composed.
+        assert!(Text::parse(&"e\u{301}".repeat(SHORT_TEXT_MAX_CHARS)).is_ok());
+        assert!(Name::parse(&"e\u{301}".repeat(SHORT_TEXT_MAX_CHARS)).is_ok());
     }
 
     #[test]

@@ -51,8 +51,8 @@ use zhaoshang_domain::supervision::{
     RecordEscalationResponse,
 };
 use zhaoshang_domain::task_force::{
-    AssignLiaison, ChangePerson, DockingMethod, EstablishTaskForce, RecordDocking, SubmitAnnualPlan, TaskForce,
-    TaskForceCommand, TaskForceEvent,
+    AssignLiaison, ChangePerson, DockingMethod, EraseLiaisonContact, EstablishTaskForce, RecordDocking,
+    RecordLiaisonContact, SealedContact, SubmitAnnualPlan, TaskForce, TaskForceCommand, TaskForceEvent,
 };
 use zhaoshang_domain::testing::{name, slug, text, yuan};
 use zhaoshang_domain::upcast;
@@ -1333,6 +1333,34 @@ fn golden_history() -> Vec<EventEnvelope> {
         h,
     );
     supervision_history(h);
+    // The liaison's phone and email, sealed with their own data key: the
+    // example shows ciphertext only, as every subscriber sees it.
+    let liaison = Uuid::parse_str("0b6f3c1e-5a2d-5e8f-9c41-7d2e6a0b9f13").expect("uuid");
+    automotive.record(
+        TaskForceCommand::RecordLiaisonContact(RecordLiaisonContact {
+            person_id: liaison,
+            name: name("曾智勇"),
+            on: day("2022-10-24"),
+            contact: SealedContact {
+                algorithm: "AES-256-GCM".to_owned(),
+                key_id: liaison,
+                nonce: "AQIDBAUGBwgJCgsM".to_owned(),
+                ciphertext: "DaVg1+76NAD+/Sa/YCRUiy4maqkdGuHAesLpSMP9dtaEf/4RpAPgeVPJ8CelvC1kYK3i5cwemQTnSg=="
+                    .to_owned(),
+            },
+        }),
+        Request::by(CONVENER, "2022-10-24T03:14:02Z"),
+        h,
+    );
+    automotive.record(
+        TaskForceCommand::EraseLiaisonContact(EraseLiaisonContact {
+            person_id: liaison,
+            on: day("2024-12-31"),
+            reason: text("联络员调离岗位，本人申请删除个人联系方式"),
+        }),
+        Request::by(OFFICE, "2025-01-03T02:00:00Z"),
+        h,
+    );
     history
 }
 

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use zhaoshang_domain::DomainError;
 use zhaoshang_domain::values::ValueError;
 
+pub mod auth;
 pub mod openapi;
 
 /// Largest request body accepted, in bytes.
@@ -114,6 +115,34 @@ pub enum ApiError {
     /// A bug or an unexpected failure (500). The cause is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// No valid bearer token: missing, expired, wrongly signed (401, `WWW-Authenticate: Bearer`).
+    #[error("unauthenticated: [{rule}] {message}")]
+    Unauthenticated {
+        /// The rule's code (`token_expired`).
+        rule: &'static str,
+        /// What to do.
+        message: String,
+    },
+    /// A valid token, but its role or task forces do not allow this (403).
+    #[error("forbidden: [{rule}] {message}")]
+    Forbidden {
+        /// The rule's code (`role_not_allowed`, `own_task_force_only`).
+        rule: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The caller wrote too often; nothing was written (429, `Retry-After`).
+    #[error("too many writes")]
+    TooManyRequests {
+        /// Seconds until a write will be accepted again.
+        retry_after_seconds: u32,
+    },
+    /// The request took longer than the service allows (503, `Retry-After`).
+    #[error("timed out after {limit_ms} ms")]
+    Timeout {
+        /// The limit, in milliseconds.
+        limit_ms: u64,
+    },
 }
 
 impl ApiError {
@@ -135,6 +164,10 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } | Self::ProjectionBehind { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -176,6 +209,26 @@ impl ApiError {
             Self::Internal(_) => {
                 ("internal", "服务器内部错误", "服务器内部错误，已记录日志，请联系系统管理员".to_owned(), vec![], None)
             }
+            Self::Unauthenticated { rule, message } => {
+                ("unauthenticated", "未通过身份认证", message.clone(), vec![], Some((*rule).to_owned()))
+            }
+            Self::Forbidden { rule, message } => {
+                ("forbidden", "无权执行此操作", message.clone(), vec![], Some((*rule).to_owned()))
+            }
+            Self::TooManyRequests { retry_after_seconds } => (
+                "too-many-requests",
+                "写入过于频繁",
+                format!("写入过于频繁，本次未写入任何数据，请 {retry_after_seconds} 秒后重试 (too many writes)"),
+                vec![],
+                Some("write_rate_limit".to_owned()),
+            ),
+            Self::Timeout { limit_ms } => (
+                "timeout",
+                "请求超时",
+                format!("请求处理超过 {limit_ms} 毫秒已中止；写操作请用同一幂等键重试 (request timed out)"),
+                vec![],
+                Some("request_timeout".to_owned()),
+            ),
         };
         Problem {
             problem_type: format!("urn:zhaoshang:problem:{kind}"),
@@ -235,8 +288,20 @@ impl IntoResponse for ApiError {
         if let Self::Unavailable { retry_after_seconds, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
         }
-        if let Self::ProjectionBehind { .. } = &self {
+        if let Self::ProjectionBehind { .. } | Self::Timeout { .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+        }
+        if let Self::TooManyRequests { retry_after_seconds } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+        }
+        if let Self::Unauthenticated { rule, .. } = &self {
+            // RFC 6750: no error code when no credentials were sent at all.
+            let challenge = match *rule {
+                "token_required" => "Bearer realm=\"zhaoshang\"".to_owned(),
+                rule => format!("Bearer realm=\"zhaoshang\", error=\"invalid_token\", error_description=\"{rule}\""),
+            };
+            let value = HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }

@@ -106,6 +106,10 @@ impl OpenApiBuilder {
                 "parameters": parameters,
                 "responses": responses,
             });
+            if crate::auth::OPEN_PATHS.contains(&endpoint.path) {
+                // The only operations that need no token (see `auth::Policy`).
+                operation["security"] = json!([]);
+            }
             if let Some(schema) = &endpoint.request {
                 operation["requestBody"] =
                     json!({"required": true, "content": {"application/json": {"schema": schema}}});
@@ -123,7 +127,16 @@ impl OpenApiBuilder {
             },
             "servers": [{"url": "http://127.0.0.1:8080"}],
             "paths": paths,
-            "components": {"schemas": schemas},
+            "security": [{"bearer": []}],
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {"bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "统一身份认证（或本地模式 `zhaoshang token`）签发的访问令牌；角色见 README。缺少或无效：401；角色或专班不符：403。",
+                }},
+            },
         })
     }
 }

@@ -12,6 +12,7 @@
 
 mod copy;
 pub mod ledger;
+pub mod personal_data;
 pub mod progress;
 pub mod projection;
 pub mod queries;

@@ -1068,6 +1068,10 @@ async fn write_task_force(
             .await?;
         }
         TaskForceEvent::EnterpriseDocked(_) => unreachable!("dockings are written in bulk"),
+        // Personal data never enters the read models, not even as ciphertext:
+        // the query service reads it from the stream and decrypts it only for
+        // those entitled (see the personal-data section of ARCHITECTURE.md).
+        TaskForceEvent::LiaisonContactRecorded(_) | TaskForceEvent::LiaisonContactErased(_) => {}
     }
     Ok(())
 }
