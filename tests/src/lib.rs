@@ -37,6 +37,9 @@ pub fn unique_config() -> Config {
         ready_lag: 10_000,
         listen: "127.0.0.1:0".parse().expect("valid address"),
         data_dir: std::env::temp_dir().join("zhaoshang-test"),
+        signing_key_file: None,
+        digest_every_events: 1000,
+        digest_every_seconds: 3600,
     }
 }
 
@@ -164,6 +167,8 @@ pub async fn remove_test_data(config: &Config) {
         if let Err(error) = jetstream.delete_stream(&config.stream).await {
             eprintln!("could not delete test stream {}: {error}", config.stream);
         }
+        // The tree-head stream exists only once a tree head was signed.
+        let _ = jetstream.delete_stream(zhaoshang_event_store::audit::digest_stream_name(&config.stream)).await;
     }
     match sqlx::PgConnection::connect(&config.database_url).await {
         Ok(mut connection) => {

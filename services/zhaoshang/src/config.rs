@@ -40,6 +40,17 @@ pub struct Config {
     /// Where `zhaoshang up` keeps a local NATS and PostgreSQL it had to start.
     #[arg(long, env = "ZHAOSHANG_DATA_DIR", default_value = ".zhaoshang")]
     pub data_dir: PathBuf,
+    /// Ed25519 key that signs the tree heads: PKCS#8 PEM or a 64-hex-digit
+    /// seed. Without it the projector signs no tree heads (`up` makes one
+    /// under the data directory).
+    #[arg(long, env = "ZHAOSHANG_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+    /// A signed tree head after this many new events.
+    #[arg(long, env = "ZHAOSHANG_DIGEST_EVERY_EVENTS", default_value_t = 1000)]
+    pub digest_every_events: u64,
+    /// A signed tree head at least this often (seconds) while events come.
+    #[arg(long, env = "ZHAOSHANG_DIGEST_EVERY_SECONDS", default_value_t = 3600)]
+    pub digest_every_seconds: u64,
 }
 
 impl Config {

@@ -5,8 +5,10 @@
 //! Layout: [`config`] is every setting with its environment variable and
 //! default; [`system`] wires the services together; [`plan_file`] loads a
 //! plan period's data file through commands; [`infra`] starts a local NATS
-//! and PostgreSQL when the configured ones do not answer.
+//! and PostgreSQL when the configured ones do not answer; [`audit`] signs
+//! tree heads, verifies the history and rebuilds the read models.
 
+pub mod audit;
 pub mod config;
 pub mod infra;
 pub mod plan_file;

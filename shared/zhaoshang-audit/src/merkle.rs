@@ -316,6 +316,70 @@ impl Frontier {
     }
 }
 
+/// A whole tree kept level by level, for serving many inclusion proofs:
+/// building it costs `n` node hashes, each proof then `log n` look-ups. An
+/// odd node at the end of a level is carried up unchanged, which gives the
+/// same tree as RFC 6962's split at the largest power of two.
+#[derive(Debug, Clone)]
+pub struct MerkleTree {
+    /// `levels[0]` are the leaf hashes; the last level holds the root.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl MerkleTree {
+    /// Builds the tree over `leaf_hashes`.
+    pub fn new(leaf_hashes: Vec<Hash>) -> Self {
+        let mut levels = vec![leaf_hashes];
+        while levels.last().is_some_and(|level| level.len() > 1) {
+            let below = levels.last().expect("at least one level");
+            let above: Vec<Hash> = below
+                .chunks(2)
+                .map(|pair| if pair.len() == 2 { node_hash(&pair[0], &pair[1]) } else { pair[0] })
+                .collect();
+            levels.push(above);
+        }
+        Self { levels }
+    }
+
+    /// How many leaves.
+    pub fn size(&self) -> u64 {
+        self.levels[0].len() as u64
+    }
+
+    /// The leaf hashes.
+    pub fn leaves(&self) -> &[Hash] {
+        &self.levels[0]
+    }
+
+    /// The Merkle tree hash.
+    pub fn root(&self) -> Hash {
+        match self.levels.last() {
+            Some(top) if !top.is_empty() => top[0],
+            _ => empty_root(),
+        }
+    }
+
+    /// The inclusion proof of leaf `index`, equal to [`inclusion_proof`]'s.
+    ///
+    /// # Errors
+    /// [`ProofError::IndexOutOfRange`].
+    pub fn inclusion_proof(&self, index: u64) -> Result<Vec<Hash>, ProofError> {
+        if index >= self.size() {
+            return Err(ProofError::IndexOutOfRange { index, size: self.size() });
+        }
+        let mut proof = Vec::new();
+        let mut i = index as usize;
+        for level in &self.levels[..self.levels.len() - 1] {
+            let sibling = i ^ 1;
+            if sibling < level.len() {
+                proof.push(level[sibling]);
+            }
+            i /= 2;
+        }
+        Ok(proof)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +461,21 @@ mod tests {
                     assert!(verify_consistency(m as u64, n as u64, &first, &second, &proof[1..]).is_err());
                     assert!(verify_consistency(m as u64 + 1, n as u64, &first, &second, &proof).is_err());
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_level_tree_gives_the_same_roots_and_proofs() {
+        for n in 0..=40usize {
+            let all = leaves(n);
+            let tree = MerkleTree::new(all.clone());
+            assert_eq!(tree.root(), root(&all), "root of {n}");
+            for m in 0..n {
+                assert_eq!(
+                    tree.inclusion_proof(m as u64).expect("in range"),
+                    inclusion_proof(&all, m as u64).expect("in range")
+                );
             }
         }
     }
