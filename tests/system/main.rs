@@ -1,5 +1,6 @@
 //! System tests against the real NATS JetStream and PostgreSQL.
 
+mod audit;
 mod local_servers;
 mod nats_access;
 mod plan;

@@ -7,6 +7,8 @@
 //! The wait is woken by PostgreSQL `NOTIFY`s sent in the projector's commits,
 //! not by polling.
 
+pub mod audit;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -429,7 +431,8 @@ pub fn router(service: QueryService) -> Router {
         .route("/api/v1/progress", get(progress))
         .route("/api/v1/projections", get(projections))
         .route("/readyz", get(readyz))
-        .with_state(service)
+        .with_state(service.clone())
+        .merge(audit::router(service))
 }
 
 /// The endpoints every service answers: `/healthz`.
@@ -569,5 +572,6 @@ pub fn openapi() -> OpenApiBuilder {
         query: vec![],
         headers: vec![],
     });
+    audit::document(&mut docs);
     docs
 }

@@ -146,7 +146,7 @@ pub async fn published_tree_heads(store: &EventStore) -> anyhow::Result<Vec<Sign
     Ok(heads)
 }
 
-/// The leaf of a stored message: the 32 bytes of its envelope's `hash`,
+/// The leaf hash of a stored message, from its envelope's `hash`,
 /// read without decoding the rest.
 fn leaf_of(event: &RawEvent) -> anyhow::Result<Hash> {
     #[derive(serde::Deserialize)]
@@ -206,7 +206,7 @@ pub async fn run_digester(
                         frontier.size()
                     );
                 }
-                frontier.push(zhaoshang_audit::merkle::leaf_hash(&leaf_of(&event)?));
+                frontier.push(leaf_of(&event)?);
                 if let Some(root) = roots.get(&frontier.size()) {
                     anyhow::ensure!(
                         *root == hex::encode(frontier.root()),
@@ -304,7 +304,7 @@ pub async fn sign_now(
                 "the event stream has a gap at sequence {}",
                 frontier.size() + 1
             );
-            frontier.push(zhaoshang_audit::merkle::leaf_hash(&leaf_of(event)?));
+            frontier.push(leaf_of(event)?);
         }
     }
     sign_and_publish(store, read_model, key, &frontier).await.map(Some)
