@@ -58,6 +58,9 @@ enum AuditCommand {
         /// A tree head you hold (JSON, as published): the stream must give its root.
         #[arg(long)]
         from_digest: Option<std::path::PathBuf>,
+        /// Check the stream and the tree heads only, not the read models.
+        #[arg(long)]
+        events_only: bool,
     },
     /// Prints the inclusion proof of an event against the latest tree head
     /// covering it; checking it needs only the public key.
@@ -158,8 +161,8 @@ async fn audit(config: &Config, action: AuditCommand) -> anyhow::Result<()> {
         std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))
     };
     match action {
-        AuditCommand::Verify { public_key, from_digest } => {
-            let mut options = zhaoshang::audit::VerifyOptions { progress: true, ..Default::default() };
+        AuditCommand::Verify { public_key, from_digest, events_only } => {
+            let mut options = zhaoshang::audit::VerifyOptions { progress: true, events_only, ..Default::default() };
             if let Some(path) = public_key {
                 options.public_key = Some(tree_head::parse_public_key(&read(&path)?)?);
             }
