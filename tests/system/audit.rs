@@ -119,6 +119,16 @@ async fn an_honest_history_verifies_and_a_tampered_read_model_row_is_named() {
     assert_eq!(report.compared_at, last);
     assert!(report.comparison.tables >= 10 && report.comparison.rows > last, "{report:?}");
 
+    // From a tree head the auditor holds: its prefix is checked through its root.
+    let trusted = VerifyOptions { trusted_head: Some(head.clone()), ..Default::default() };
+    let report = zhaoshang::audit::verify(&config, &trusted).await.expect("verify runs");
+    assert_eq!((report.finding, report.events, report.rehashed), (None, last, 0));
+    // A held copy that differs from the published head is named.
+    let other = tree_head::SignedTreeHead::sign(&head.stream, head.tree_size, &[7u8; 32], chrono::Utc::now(), &key);
+    let forged = VerifyOptions { trusted_head: Some(other), ..Default::default() };
+    let report = zhaoshang::audit::verify(&config, &forged).await.expect("verify runs");
+    assert!(matches!(report.finding, Some(Finding::TreeHead { tree_size, .. }) if tree_size == last), "{report:?}");
+
     sqlx::query(&format!("UPDATE {}.projects SET investor = '另一家公司' WHERE name = '审计测试项目1'", config.schema))
         .execute(app.running.read_model.pool())
         .await
