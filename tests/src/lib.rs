@@ -48,6 +48,9 @@ pub fn unique_config() -> Config {
         write_rate_per_second: 1_000_000.0,
         write_burst: 1_000_000,
         request_timeout_ms: 40_000,
+        signing_key_file: None,
+        digest_every_events: 1000,
+        digest_every_seconds: 3600,
     }
 }
 
@@ -225,6 +228,8 @@ pub async fn remove_test_data(config: &Config) {
         if let Err(error) = jetstream.delete_stream(&config.stream).await {
             eprintln!("could not delete test stream {}: {error}", config.stream);
         }
+        // The tree-head stream exists only once a tree head was signed.
+        let _ = jetstream.delete_stream(zhaoshang_event_store::audit::digest_stream_name(&config.stream)).await;
     }
     match sqlx::PgConnection::connect(&config.database_url).await {
         Ok(mut connection) => {

@@ -1,5 +1,6 @@
 //! System tests against the real NATS JetStream and PostgreSQL.
 
+mod audit;
 mod briefing;
 mod full_year;
 mod import;

@@ -89,6 +89,16 @@ async fn every_endpoint_but_health_refuses_missing_expired_and_forged_tokens_and
                 assert_eq!(status, 403, "{method} {path} as {role:?}: {problem}");
                 assert_eq!(problem["rule"], "role_not_allowed");
             }
+        } else if path.starts_with("/api/v1/audit") || path == "/metrics" {
+            // The audit trail is the auditors' (and the administrator's); the metrics the administrator's.
+            let token = token_for(&app.config, Role::TaskForce, &["automotive"]);
+            let (status, problem, _) = send(&app, method, path, Some(&token), None).await;
+            assert_eq!(status, 403, "{method} {path} as a task force member: {problem}");
+            let auditor = token_for(&app.config, Role::Auditor, &[]);
+            let (status, problem, _) = send(&app, method, path, Some(&auditor), None).await;
+            if path != "/metrics" {
+                assert!(status != 401 && status != 403, "{method} {path} is readable by auditors: {status} {problem}");
+            }
         } else {
             let token = token_for(&app.config, Role::Subscriber, &[]);
             let (status, problem, _) = send(&app, method, path, Some(&token), None).await;

@@ -16,6 +16,8 @@ mod supervision;
 
 pub mod personal_data;
 
+pub mod audit;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -461,7 +463,8 @@ pub fn router(service: QueryService) -> Router {
         .merge(reports::routes())
         .merge(supervision::routes())
         .merge(personal_data::routes())
-        .with_state(service)
+        .with_state(service.clone())
+        .merge(audit::router(service))
 }
 
 /// The endpoints every service answers: `/healthz`.
@@ -607,5 +610,6 @@ pub fn openapi() -> OpenApiBuilder {
         query: vec![],
         headers: vec![],
     });
+    audit::document(&mut docs);
     docs
 }

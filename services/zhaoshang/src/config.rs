@@ -71,6 +71,17 @@ pub struct Config {
     /// consistency wait), before it is answered 503.
     #[arg(long, env = "ZHAOSHANG_REQUEST_TIMEOUT_MS", default_value_t = 40_000)]
     pub request_timeout_ms: u64,
+    /// Ed25519 key that signs the tree heads: PKCS#8 PEM or a 64-hex-digit
+    /// seed. Without it the projector signs no tree heads (`up` makes one
+    /// under the data directory).
+    #[arg(long, env = "ZHAOSHANG_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+    /// A signed tree head after this many new events.
+    #[arg(long, env = "ZHAOSHANG_DIGEST_EVERY_EVENTS", default_value_t = 1000)]
+    pub digest_every_events: u64,
+    /// A signed tree head at least this often (seconds) while events come.
+    #[arg(long, env = "ZHAOSHANG_DIGEST_EVERY_SECONDS", default_value_t = 3600)]
+    pub digest_every_seconds: u64,
 }
 
 /// How callers are authenticated.

@@ -6,8 +6,10 @@
 //! default; [`system`] wires the services together; [`plan_file`] loads a
 //! plan period's data file through commands; [`infra`] starts a local NATS
 //! and PostgreSQL when the configured ones do not answer; [`security`] builds
-//! the token verification, policy and rate limit from the configuration.
+//! the token verification, policy and rate limit from the configuration;
+//! [`audit`] signs tree heads, verifies the history and rebuilds the read models.
 
+pub mod audit;
 pub mod config;
 pub mod infra;
 pub mod plan_file;

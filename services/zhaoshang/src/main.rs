@@ -53,6 +53,55 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// The audit trail: verify the whole history, print proofs, sign now.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+    /// The read models as a whole.
+    Projections {
+        #[command(subcommand)]
+        action: ProjectionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Replays the stream, checks every hash, link, tree head and signature,
+    /// rebuilds the read models into a scratch schema and compares them row by
+    /// row with the live ones. Exits 1 naming the first thing that differs.
+    Verify {
+        /// The public key tree heads must be signed with (hex or PEM); the
+        /// configured signing key's when absent.
+        #[arg(long)]
+        public_key: Option<std::path::PathBuf>,
+        /// A tree head you hold (JSON, as published): the stream must give its root.
+        #[arg(long)]
+        from_digest: Option<std::path::PathBuf>,
+        /// Check the stream and the tree heads only, not the read models.
+        #[arg(long)]
+        events_only: bool,
+    },
+    /// Prints the inclusion proof of an event against the latest tree head
+    /// covering it; checking it needs only the public key.
+    Proof {
+        /// The event's id.
+        event_id: uuid::Uuid,
+    },
+    /// Signs and publishes a tree head over the whole stream now.
+    Digest,
+    /// Prints the public key of the configured signing key (hex, then PEM).
+    PublicKey,
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Replays the stream into a shadow schema and swaps it in atomically
+    /// while the query API keeps answering.
+    Rebuild {
+        /// The projection (only `read_model` exists).
+        name: Option<String>,
+    },
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
@@ -69,11 +118,12 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     let shutdown = CancellationToken::new();
     tokio::spawn(zhaoshang_http::shutdown_signal(shutdown.clone()));
     match cli.command {
         Command::Up => {
+            zhaoshang::audit::ensure_local_signing_key(&mut cli.config)?;
             let local_servers = zhaoshang::infra::ensure(&cli.config).await?;
             let listener = tokio::net::TcpListener::bind(cli.config.listen)
                 .await
@@ -126,6 +176,86 @@ async fn main() -> anyhow::Result<()> {
             let sub = sub.unwrap_or_else(|| format!("local-{}", role.code()));
             let token = zhaoshang::security::mint_local_token(&cli.config, role, task_forces, ttl, sub, name)?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Audit { action } => audit(&cli.config, action).await,
+        Command::Projections { action: ProjectionsCommand::Rebuild { name } } => {
+            if let Some(name) = name.filter(|n| !zhaoshang::audit::PROJECTIONS.contains(&n.as_str())) {
+                anyhow::bail!("no projection {name}; there is: {}", zhaoshang::audit::PROJECTIONS.join(", "));
+            }
+            let report = zhaoshang::audit::rebuild(&cli.config, true).await?;
+            let seconds = report.elapsed.as_secs_f64();
+            println!(
+                "重建完成: {} events in {seconds:.1} s ({:.0} events/s), read models now at sequence {}",
+                report.events,
+                report.events as f64 / seconds.max(f64::EPSILON),
+                report.checkpoint
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn audit(config: &Config, action: AuditCommand) -> anyhow::Result<()> {
+    use zhaoshang_audit::tree_head;
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))
+    };
+    match action {
+        AuditCommand::Verify { public_key, from_digest, events_only } => {
+            let mut options = zhaoshang::audit::VerifyOptions { progress: true, events_only, ..Default::default() };
+            if let Some(path) = public_key {
+                options.public_key = Some(tree_head::parse_public_key(&read(&path)?)?);
+            }
+            if let Some(path) = from_digest {
+                options.trusted_head = Some(serde_json::from_str(&read(&path)?).context("not a tree head")?);
+            }
+            let report = zhaoshang::audit::verify(config, &options).await?;
+            let seconds = report.elapsed.as_secs_f64();
+            println!(
+                "events: {} ({} re-hashed), tree heads: {}, read models compared at sequence {}: {} tables, {} rows; {seconds:.1} s ({:.0} events/s)",
+                report.events,
+                report.rehashed,
+                report.tree_heads,
+                report.compared_at,
+                report.comparison.tables,
+                report.comparison.rows,
+                report.events as f64 / seconds.max(f64::EPSILON)
+            );
+            if !report.stream_denies_deletes {
+                println!("警告: the event stream allows deleting messages");
+            }
+            match report.finding {
+                None => {
+                    println!("审计通过: the history and the read models agree");
+                    Ok(())
+                }
+                Some(finding) => {
+                    eprintln!("审计未通过: {finding}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        AuditCommand::Proof { event_id } => {
+            let proof = zhaoshang::audit::inclusion_proof(config, event_id).await?;
+            println!("{}", serde_json::to_string_pretty(&proof)?);
+            Ok(())
+        }
+        AuditCommand::Digest => {
+            let key = zhaoshang::audit::load_signing_key(config)?.context("no signing key configured")?;
+            let store = zhaoshang_event_store::EventStore::connect(config.event_store()).await?;
+            let read_model = zhaoshang_read_model::ReadModel::connect(&config.read_model()).await?;
+            match zhaoshang::audit::sign_now(&store, &read_model, &key).await? {
+                Some(head) => println!("{}", serde_json::to_string_pretty(&head)?),
+                None => println!("the event stream is empty: nothing to sign"),
+            }
+            Ok(())
+        }
+        AuditCommand::PublicKey => {
+            let key = zhaoshang::audit::load_signing_key(config)?.context("no signing key configured")?;
+            let public = key.verifying_key();
+            println!("{}", tree_head::public_key_hex(&public));
+            print!("{}", tree_head::public_key_pem(&public));
             Ok(())
         }
     }

@@ -72,6 +72,17 @@ pub async fn start(
             shutdown.clone(),
         );
         tasks.push(tokio::spawn(projector));
+        match crate::audit::load_signing_key(config)? {
+            Some(key) => tasks.push(tokio::spawn(crate::audit::run_digester(
+                store.clone(),
+                read_model.clone(),
+                key,
+                config.digest_every_events.max(1),
+                std::time::Duration::from_secs(config.digest_every_seconds.max(1)),
+                shutdown.clone(),
+            ))),
+            None => tracing::warn!("no signing key configured (ZHAOSHANG_SIGNING_KEY_FILE): no tree heads are signed"),
+        }
     }
     let command = if matches!(role, Role::All | Role::Command) {
         let service = CommandService::new(store.clone()).await.context("failed to start the command service")?;

@@ -12,6 +12,8 @@
 //! Layout: [`EventStoreConfig`] says where and how; [`EventStore`] connects,
 //! creates or checks the stream, appends and reads.
 
+pub mod audit;
+
 use std::time::Duration;
 
 use async_nats::jetstream::{

@@ -10,6 +10,7 @@
 //! Each deployment (and each test) lives in its own PostgreSQL schema, set as
 //! the connections' `search_path`, so many can share one database.
 
+pub mod audit;
 mod copy;
 pub mod ledger;
 pub mod personal_data;

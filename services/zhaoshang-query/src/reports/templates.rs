@@ -8,8 +8,6 @@
 //! elsewhere) reads files against the very headings handed out; each
 //! template names the command endpoint its rows become.
 
-use serde::Serialize;
-
 use super::sheet::{Column, ColumnKind, Sheet};
 
 pub use zhaoshang_domain::import::{TEMPLATES, Template, TemplateColumn, find};
