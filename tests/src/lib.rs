@@ -3,6 +3,9 @@
 //! port, so tests run in parallel against the real servers and leave nothing
 //! behind.
 
+pub mod private_servers;
+pub mod replay;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +40,8 @@ pub fn unique_config() -> Config {
         ready_lag: 10_000,
         listen: "127.0.0.1:0".parse().expect("valid address"),
         data_dir: std::env::temp_dir().join("zhaoshang-test"),
+        log_format: zhaoshang::config::LogFormat::Text,
+        projector_max_batch: 4000,
     }
 }
 

@@ -5,9 +5,11 @@
 //! Layout: [`config`] is every setting with its environment variable and
 //! default; [`system`] wires the services together; [`plan_file`] loads a
 //! plan period's data file through commands; [`infra`] starts a local NATS
-//! and PostgreSQL when the configured ones do not answer.
+//! and PostgreSQL when the configured ones do not answer; [`telemetry`] is
+//! `/metrics`, the request spans with their correlation ids, and the log format.
 
 pub mod config;
 pub mod infra;
 pub mod plan_file;
 pub mod system;
+pub mod telemetry;

@@ -2,7 +2,7 @@
 //! hands over to the library.
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use zhaoshang::config::Config;
 use zhaoshang::system::{self, Role};
@@ -12,6 +12,10 @@ use zhaoshang::system::{self, Role};
 struct Cli {
     #[command(flatten)]
     config: Config,
+    /// A TOML file of settings (keys are the settings' names, e.g.
+    /// `nats_url`); the environment and the command line override it.
+    #[arg(long = "config", env = "ZHAOSHANG_CONFIG", value_name = "FILE", global = true)]
+    config_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,12 +41,13 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = zhaoshang::config::with_file_defaults(Cli::command(), &args)?;
+    let cli = Cli::from_arg_matches(&command.get_matches_from(args)).unwrap_or_else(|error| error.exit());
+    zhaoshang::telemetry::init_logging(cli.config.log_format);
+    if let Some(file) = &cli.config_file {
+        tracing::info!(file = %file.display(), "settings read from the configuration file");
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(zhaoshang_http::shutdown_signal(shutdown.clone()));
     match cli.command {

@@ -12,7 +12,6 @@ use tower_http::trace::TraceLayer;
 use zhaoshang_command::CommandService;
 use zhaoshang_event_store::EventStore;
 use zhaoshang_http::MAX_BODY_BYTES;
-use zhaoshang_projector::ProjectorConfig;
 use zhaoshang_query::QueryService;
 use zhaoshang_read_model::ReadModel;
 
@@ -57,16 +56,14 @@ pub async fn start(
     listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningSystem> {
+    // Installed before anything records, so no early count is lost.
+    crate::telemetry::prometheus();
     let store = EventStore::connect(config.event_store()).await.context("failed to open the event store")?;
     let read_model = ReadModel::connect(&config.read_model()).await.context("failed to open the read models")?;
     let mut tasks = Vec::new();
     if matches!(role, Role::All | Role::Projector) {
-        let projector = zhaoshang_projector::run(
-            store.clone(),
-            read_model.clone(),
-            ProjectorConfig::for_schema(&config.schema),
-            shutdown.clone(),
-        );
+        let projector =
+            zhaoshang_projector::run(store.clone(), read_model.clone(), config.projector(), shutdown.clone());
         tasks.push(tokio::spawn(projector));
     }
     let command = if matches!(role, Role::All | Role::Command) {
@@ -100,10 +97,10 @@ pub async fn start(
 }
 
 /// The HTTP app: the routers of the services this process runs, plus
-/// `/healthz` and `/openapi.json`.
+/// `/healthz`, `/metrics` and `/openapi.json`.
 pub fn app(command: Option<CommandService>, query: Option<QueryService>) -> Router {
     let mut docs = zhaoshang_http::openapi::OpenApiBuilder::default();
-    let mut router = Router::new().merge(zhaoshang_query::health_router());
+    let mut router = Router::new().merge(zhaoshang_query::health_router()).merge(crate::telemetry::metrics_router());
     if let Some(command) = command {
         router = router.merge(zhaoshang_command::router(command));
         docs.merge(zhaoshang_command::openapi());
@@ -115,7 +112,10 @@ pub fn app(command: Option<CommandService>, query: Option<QueryService>) -> Rout
     let document = std::sync::Arc::new(docs.build("zhaoshang 招商", env!("CARGO_PKG_VERSION")));
     router
         .route("/openapi.json", get(move || async move { axum::Json((*document).clone()).into_response() }))
+        // Only matched routes are measured (their path is the label); an
+        // unknown path must not grow the metrics without bound.
+        .route_layer(axum::middleware::from_fn(crate::telemetry::record_request))
         .fallback(|| async { zhaoshang_http::ApiError::NotFound { what: "该接口".to_owned() } })
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
 }
