@@ -2,6 +2,7 @@
 
 mod local_servers;
 mod nats_access;
+mod operations;
 mod plan;
 mod progress;
 mod projector;

@@ -206,7 +206,7 @@ mod tests {
         for arg in command.get_arguments() {
             let env = arg.get_env().unwrap_or_else(|| panic!("{} has no environment variable", arg.get_id()));
             let env = env.to_string_lossy();
-            let row = format!("| `{env}` | `{}` |", arg.get_id());
+            let row = format!("| `{}` | `{env}` |", arg.get_id());
             assert!(readme.contains(&row), "README.md's settings table lacks the row starting {row}");
         }
         assert!(readme.contains("`ZHAOSHANG_CONFIG`"), "README.md must explain ZHAOSHANG_CONFIG");
