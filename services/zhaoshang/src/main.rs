@@ -39,15 +39,26 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let command = zhaoshang::config::with_file_defaults(Cli::command(), &args)?;
     let cli = Cli::from_arg_matches(&command.get_matches_from(args)).unwrap_or_else(|error| error.exit());
-    zhaoshang::telemetry::init_logging(cli.config.log_format);
+    // Outside the runtime: the optional OTLP exporter runs on a thread of its
+    // own, and flushes when the guard is dropped, after the runtime is gone.
+    let telemetry = zhaoshang::telemetry::init_logging(cli.config.log_format);
     if let Some(file) = &cli.config_file {
         tracing::info!(file = %file.display(), "settings read from the configuration file");
     }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(run(cli));
+    // The services have stopped; what is left (idle connections' tasks) is
+    // not waited for long.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    drop(telemetry);
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(zhaoshang_http::shutdown_signal(shutdown.clone()));
     match cli.command {

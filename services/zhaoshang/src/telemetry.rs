@@ -114,13 +114,82 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up logging: `RUST_LOG` filters (default `info,sqlx=warn`), `format`
-/// chooses the line format.
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).init(),
+/// Keeps the optional OTLP exporter alive; dropping it (at the end of `main`)
+/// sends the spans still queued.
+#[must_use = "dropping the guard stops the trace export"]
+pub struct TelemetryGuard {
+    #[cfg(feature = "otlp")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        if let Some(provider) = self.provider.take() {
+            if let Err(error) = provider.shutdown() {
+                eprintln!("the last spans could not be exported: {error}");
+            }
+        }
     }
+}
+
+/// Sets up logging: `RUST_LOG` filters (default `info,sqlx=warn`), `format`
+/// chooses the line format. Built with the `otlp` feature, the spans are
+/// also exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, e.g. `http://collector:4318`.
+pub fn init_logging(format: LogFormat) -> TelemetryGuard {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    let lines = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(true).boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(lines);
+    #[cfg(feature = "otlp")]
+    {
+        use opentelemetry::trace::TracerProvider as _;
+        let provider = otlp_provider();
+        let layer = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("zhaoshang")));
+        registry.with(layer).with(filter).init();
+        if provider.is_some() {
+            tracing::info!("exporting spans over OTLP/HTTP");
+        }
+        TelemetryGuard { provider }
+    }
+    #[cfg(not(feature = "otlp"))]
+    {
+        registry.with(filter).init();
+        if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+            tracing::warn!("OTEL_EXPORTER_OTLP_ENDPOINT is set, but this build has no OTLP export (feature `otlp`)");
+        }
+        TelemetryGuard {}
+    }
+}
+
+/// The OTLP/HTTP span exporter, when an endpoint is configured. The
+/// exporter reads the standard `OTEL_EXPORTER_OTLP_*` variables itself.
+#[cfg(feature = "otlp")]
+fn otlp_provider() -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    let configured = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    if !configured {
+        return None;
+    }
+    let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            eprintln!("OTLP export is configured but cannot start: {error}");
+            return None;
+        }
+    };
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name("zhaoshang").build();
+    Some(
+        opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build(),
+    )
 }
