@@ -422,6 +422,10 @@ fn kind_of(command: &ProjectCommand) -> &'static str {
         ProjectCommand::Stall(_) => "stall",
         ProjectCommand::Resume(_) => "resume",
         ProjectCommand::Drop(_) => "drop",
+        ProjectCommand::ChangeOwner(_) => "owner",
+        ProjectCommand::NoteProgress(_) => "progress",
+        ProjectCommand::RaiseProblem(_) | ProjectCommand::ResolveProblem(_) => "problem",
+        ProjectCommand::ChangeInvestor(_) => "investor",
     }
 }
 

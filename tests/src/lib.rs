@@ -3,6 +3,9 @@
 //! port, so tests run in parallel against the real servers and leave nothing
 //! behind.
 
+pub mod private_servers;
+pub mod replay;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +54,8 @@ pub fn unique_config() -> Config {
         signing_key_file: None,
         digest_every_events: 1000,
         digest_every_seconds: 3600,
+        log_format: zhaoshang::config::LogFormat::Text,
+        projector_max_batch: 4000,
     }
 }
 

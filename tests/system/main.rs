@@ -7,6 +7,7 @@ mod import;
 mod ledger;
 mod local_servers;
 mod nats_access;
+mod operations;
 mod personal_data;
 mod plan;
 mod progress;

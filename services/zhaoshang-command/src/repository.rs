@@ -328,7 +328,10 @@ impl<A: Aggregate> AggregateRepository<A> {
                 Some(key) => format!("{}:{id}:{key}", A::TYPE),
                 None => envelope.id.to_string(),
             };
-            match self.store.append(&envelope, loaded.last_sequence, &message_id).await {
+            let started = std::time::Instant::now();
+            let appended = self.store.append(&envelope, loaded.last_sequence, &message_id).await;
+            metrics::histogram!("zhaoshang_append_seconds", "aggregate" => A::TYPE).record(started.elapsed());
+            match appended {
                 Ok(appended) if appended.duplicate => {
                     // The same key was written first by a concurrent retry
                     // (perhaps through another instance): answer with that event.
@@ -342,6 +345,7 @@ impl<A: Aggregate> AggregateRepository<A> {
                     return Ok(Outcome { accepted: CommandAccepted::from_stored(&stored), replayed: false });
                 }
                 Err(EventStoreError::Conflict { .. }) => {
+                    metrics::counter!("zhaoshang_append_conflicts_total", "aggregate" => A::TYPE).increment(1);
                     self.refresh(id, loaded).await?;
                     fresh = true;
                 }

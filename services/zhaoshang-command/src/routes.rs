@@ -117,7 +117,9 @@ impl Routes {
             let path_id = params.iter().find(|(name, _)| *name == "id").map(|(_, value)| value.to_owned());
             check(path_id.as_deref(), &body)?;
             let command = to_command(&service, body);
-            execute::<A>(&service, id_from, path_id, &headers, &caller, command).await
+            let result = execute::<A>(&service, id_from, path_id, &headers, &caller, command).await;
+            count_command(A::TYPE, path, &result);
+            result
         };
         let method_router = if method == "put" { put(handler) } else { post(handler) };
         self.router = self.router.route(path, method_router);
@@ -709,6 +711,20 @@ fn forbidden(caller: &Caller, responsibility: &Responsibility) -> ApiError {
     };
     tracing::info!(caller = %caller.sub, role = caller.role.code(), rule, "command refused to its caller");
     ApiError::Forbidden { rule, message }
+}
+
+/// Counts a command by its aggregate, endpoint and result, for `/metrics`.
+fn count_command(aggregate: &'static str, endpoint: &'static str, result: &Result<Response, ApiError>) {
+    let outcome = match result {
+        Ok(response) if response.status() == StatusCode::CREATED => "accepted",
+        Ok(_) => "replayed",
+        Err(ApiError::Conflict { .. }) => "conflict",
+        Err(ApiError::Unavailable { .. }) => "unavailable",
+        Err(ApiError::Internal(_)) => "failed",
+        Err(_) => "refused",
+    };
+    metrics::counter!("zhaoshang_commands_total", "aggregate" => aggregate, "endpoint" => endpoint, "result" => outcome)
+        .increment(1);
 }
 
 /// The plan a command adopts, if it is a plan period's adoption.

@@ -181,11 +181,19 @@ async fn consume(
             }
         }
         let mut events: Vec<StoredEvent> = Vec::with_capacity(batch.len());
+        let mut pending = 0;
         for message in &batch {
-            let sequence =
-                message.info().map_err(|e| anyhow::anyhow!("{e}")).context("message without metadata")?.stream_sequence;
-            events.push(decode(sequence, &message.payload).context("the projector stopped at an unreadable event")?);
+            let info = message.info().map_err(|e| anyhow::anyhow!("{e}")).context("message without metadata")?;
+            pending = info.pending;
+            events.push(
+                decode(info.stream_sequence, &message.payload)
+                    .context("the projector stopped at an unreadable event")?,
+            );
         }
+        // JetStream tells with each message how many more wait behind it:
+        // after the batch's last one, that is the projection's lag.
+        metrics::gauge!("zhaoshang_projection_lag_events").set(pending as f64);
+        metrics::histogram!("zhaoshang_projection_batch_events").record(batch.len() as f64);
         let batch_end = events.last().map_or(after, |e| e.sequence);
         let to_apply: Vec<EventToApply<'_>> =
             events.iter().map(|e| EventToApply { sequence: e.sequence, envelope: &e.envelope }).collect();
@@ -240,12 +248,18 @@ async fn write_with_retry(
 ) -> anyhow::Result<(Written, Option<jetstream::Message>)> {
     let mut delay = Duration::from_millis(100);
     loop {
+        let started = std::time::Instant::now();
         match read_model.write_prepared(&prepared).await {
             Ok(written) => {
+                metrics::histogram!("zhaoshang_projection_write_seconds").record(started.elapsed());
+                if let Written::Applied(checkpoint) = written {
+                    metrics::gauge!("zhaoshang_projection_checkpoint").set(checkpoint as f64);
+                }
                 tracing::debug!(checkpoint = prepared.last_sequence(), "batch applied");
                 return Ok((written, last_message));
             }
             Err(error) => {
+                metrics::counter!("zhaoshang_projection_write_failures_total").increment(1);
                 tracing::error!(%error, retry_in_ms = delay.as_millis(), "failed to apply a batch; retrying");
                 tokio::select! {
                     () = shutdown.cancelled() => anyhow::bail!("stopped while PostgreSQL was unavailable"),

@@ -7,7 +7,9 @@
 //! plan period's data file through commands; [`infra`] starts a local NATS
 //! and PostgreSQL when the configured ones do not answer; [`security`] builds
 //! the token verification, policy and rate limit from the configuration;
-//! [`audit`] signs tree heads, verifies the history and rebuilds the read models.
+//! [`audit`] signs tree heads, verifies the history and rebuilds the read
+//! models; [`telemetry`] is `/metrics`, the request spans with their
+//! correlation ids, and the log format.
 
 pub mod audit;
 pub mod config;
@@ -15,3 +17,4 @@ pub mod infra;
 pub mod plan_file;
 pub mod security;
 pub mod system;
+pub mod telemetry;

@@ -2,7 +2,7 @@
 //! hands over to the library.
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use zhaoshang::config::Config;
 use zhaoshang::system::{self, Role as ServiceRole};
@@ -13,6 +13,10 @@ use zhaoshang_http::auth::Role;
 struct Cli {
     #[command(flatten)]
     config: Config,
+    /// A TOML file of settings (keys are the settings' names, e.g.
+    /// `nats_url`); the environment and the command line override it.
+    #[arg(long = "config", env = "ZHAOSHANG_CONFIG", value_name = "FILE", global = true)]
+    config_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -111,14 +115,26 @@ fn parse_role(text: &str) -> Result<Role, String> {
     })
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
-    let mut cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = zhaoshang::config::with_file_defaults(Cli::command(), &args)?;
+    let cli = Cli::from_arg_matches(&command.get_matches_from(args)).unwrap_or_else(|error| error.exit());
+    // Outside the runtime: the optional OTLP exporter runs on a thread of its
+    // own, and flushes when the guard is dropped, after the runtime is gone.
+    let telemetry = zhaoshang::telemetry::init_logging(cli.config.log_format);
+    if let Some(file) = &cli.config_file {
+        tracing::info!(file = %file.display(), "settings read from the configuration file");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(run(cli));
+    // The services have stopped; what is left (idle connections' tasks) is
+    // not waited for long.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    drop(telemetry);
+    result
+}
+
+async fn run(mut cli: Cli) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(zhaoshang_http::shutdown_signal(shutdown.clone()));
     match cli.command {

@@ -16,7 +16,6 @@ use zhaoshang_event_store::EventStore;
 
 use zhaoshang_http::MAX_BODY_BYTES;
 use zhaoshang_http::auth::{self, Security};
-use zhaoshang_projector::ProjectorConfig;
 use zhaoshang_query::QueryService;
 use zhaoshang_read_model::ReadModel;
 
@@ -61,16 +60,14 @@ pub async fn start(
     listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningSystem> {
+    // Installed before anything records, so no early count is lost.
+    crate::telemetry::prometheus();
     let store = EventStore::connect(config.event_store()).await.context("failed to open the event store")?;
     let read_model = ReadModel::connect(&config.read_model()).await.context("failed to open the read models")?;
     let mut tasks = Vec::new();
     if matches!(role, Role::All | Role::Projector) {
-        let projector = zhaoshang_projector::run(
-            store.clone(),
-            read_model.clone(),
-            ProjectorConfig::for_schema(&config.schema),
-            shutdown.clone(),
-        );
+        let projector =
+            zhaoshang_projector::run(store.clone(), read_model.clone(), config.projector(), shutdown.clone());
         tasks.push(tokio::spawn(projector));
         match crate::audit::load_signing_key(config)? {
             Some(key) => tasks.push(tokio::spawn(crate::audit::run_digester(
@@ -122,9 +119,9 @@ pub async fn start(
 }
 
 /// The HTTP app: the routers of the services this process runs, plus
-/// `/healthz` and `/openapi.json`, behind the security layer (every path
-/// but those three needs a token; see `zhaoshang_http::auth`) and the
-/// request timeout.
+/// `/healthz`, `/metrics` and `/openapi.json`, behind the security layer
+/// (every path but `/healthz`, `/readyz` and `/openapi.json` needs a token;
+/// see `zhaoshang_http::auth`) and the request timeout.
 pub fn app(
     command: Option<CommandService>,
     query: Option<QueryService>,
@@ -132,7 +129,7 @@ pub fn app(
     request_timeout: Duration,
 ) -> Router {
     let mut docs = zhaoshang_http::openapi::OpenApiBuilder::default();
-    let mut router = Router::new().merge(zhaoshang_query::health_router());
+    let mut router = Router::new().merge(zhaoshang_query::health_router()).merge(crate::telemetry::metrics_router());
     if let Some(command) = command {
         router = router.merge(zhaoshang_command::router(command));
         docs.merge(zhaoshang_command::openapi());
@@ -144,9 +141,12 @@ pub fn app(
     let document = std::sync::Arc::new(docs.build("zhaoshang 招商", env!("CARGO_PKG_VERSION")));
     router
         .route("/openapi.json", get(move || async move { axum::Json((*document).clone()).into_response() }))
+        // Only matched routes are measured (their path is the label); an
+        // unknown path must not grow the metrics without bound.
+        .route_layer(axum::middleware::from_fn(crate::telemetry::record_request))
         .fallback(|| async { zhaoshang_http::ApiError::NotFound { what: "该接口".to_owned() } })
         .layer(axum::middleware::from_fn_with_state(security, auth::middleware))
         .layer(axum::middleware::from_fn_with_state(request_timeout, auth::timeout))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
 }

@@ -210,6 +210,13 @@ impl EventStore {
         expected_last_sequence: u64,
         message_id: &str,
     ) -> Result<Appended, EventStoreError> {
+        // While the connection is down the client would queue the publish
+        // and send it after reconnecting, long after the caller was told
+        // 503: refuse at once instead, so that an unavailable answer means
+        // nothing was sent (the retry with the same key is then the only write).
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(EventStoreError::Unavailable("not connected to NATS".to_owned()));
+        }
         let subject = self.subject(&envelope.aggregatetype, &envelope.aggregateid);
         let message = PublishMessage::build()
             .payload(envelope.to_vec().into())
