@@ -335,6 +335,14 @@ async fn a_full_year_for_two_task_forces_adds_up_in_every_report() {
     assert_ne!(colour(&october, A, "joint_meeting"), "red", "automotive met every quarter");
     assert_eq!(colour(&october, M, "monthly_report"), "red", "June is still missing in October");
 
+    // Every fact carries its date and when it was recorded; recorded in 2026, 2023's are back-filled.
+    let meetings = app.get("/api/v1/meetings?task_force=automotive&kind=joint", Some(token)).await.body;
+    let first = &meetings[0];
+    assert_eq!((first["held_on"].as_str(), first["backfilled"].as_bool()), (Some("2023-01-15"), Some(true)), "{first}");
+    assert!(first["recorded_at"].as_str().is_some_and(|t| t > "2024"), "{first}");
+    let activities = app.get("/api/v1/activities?task_force=automotive", Some(token)).await.body;
+    assert!(activities.as_array().expect("a list").iter().all(|a| a["backfilled"] == true), "{activities}");
+
     // The three downloads, read back.
     let x1 = download(&app, "/api/v1/reports/attachment-1?year=2023", token).await;
     let range = workbook(&x1).worksheet_range("附件1 进度统计表").expect("the sheet");

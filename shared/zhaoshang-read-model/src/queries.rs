@@ -220,6 +220,10 @@ pub struct ActivityView {
     pub enterprises: Value,
     /// Cancellation reason.
     pub cancel_reason: Option<String>,
+    /// When its latest event (planned, held, cancelled) was recorded.
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// Recorded more than [`crate::ledger::BACKFILL_AFTER_DAYS`] days after its date (补录).
+    pub backfilled: bool,
 }
 
 /// A meeting.
@@ -239,6 +243,10 @@ pub struct MeetingView {
     pub attendees: Value,
     /// Minutes or findings.
     pub minutes: Option<String>,
+    /// When it was recorded.
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// Recorded more than [`crate::ledger::BACKFILL_AFTER_DAYS`] days after it was held (补录).
+    pub backfilled: bool,
 }
 
 const PROJECT_COLUMNS: &str = "id, task_force_id, name, investor, category, owner, planned_investment_yuan, stage,
@@ -348,8 +356,12 @@ impl ReadModel {
             "SELECT a.id, a.task_force_id, a.kind, a.title, a.status, a.activity_on, a.led_by_principal_leader,
                     a.destination_cities, a.cancel_reason,
                     COALESCE((SELECT jsonb_agg(jsonb_build_object('name', e.enterprise, 'role', e.role) ORDER BY e.enterprise)
-                              FROM activity_enterprises e WHERE e.activity_id = a.id), '[]'::jsonb) AS enterprises
+                              FROM activity_enterprises e WHERE e.activity_id = a.id), '[]'::jsonb) AS enterprises,
+                    l.recorded_at,
+                    COALESCE((l.recorded_at AT TIME ZONE 'Asia/Shanghai')::date - a.activity_on > $4, false)
+                        AS backfilled
              FROM activities a
+             LEFT JOIN event_log l ON l.sequence = a.last_sequence
              WHERE ($1::text IS NULL OR a.task_force_id = $1)
                AND ($2::text IS NULL OR a.kind = $2)
                AND ($3::int IS NULL OR extract(year FROM a.activity_on) = $3)
@@ -358,6 +370,7 @@ impl ReadModel {
         .bind(task_force_id)
         .bind(kind)
         .bind(year)
+        .bind(crate::ledger::BACKFILL_AFTER_DAYS)
         .fetch_all(self.pool())
         .await?)
     }
@@ -373,15 +386,18 @@ impl ReadModel {
         year: Option<i32>,
     ) -> Result<Vec<MeetingView>, ReadModelError> {
         Ok(sqlx::query_as(
-            "SELECT id, kind, task_force_id, held_on, title, attendees, minutes FROM meetings
-             WHERE ($1::text IS NULL OR task_force_id = $1)
-               AND ($2::text IS NULL OR kind = $2)
-               AND ($3::int IS NULL OR extract(year FROM held_on) = $3)
-             ORDER BY held_on, id",
+            "SELECT m.id, m.kind, m.task_force_id, m.held_on, m.title, m.attendees, m.minutes, l.recorded_at,
+                 COALESCE((l.recorded_at AT TIME ZONE 'Asia/Shanghai')::date - m.held_on > $4, false) AS backfilled
+             FROM meetings m LEFT JOIN event_log l ON l.sequence = m.sequence
+             WHERE ($1::text IS NULL OR m.task_force_id = $1)
+               AND ($2::text IS NULL OR m.kind = $2)
+               AND ($3::int IS NULL OR extract(year FROM m.held_on) = $3)
+             ORDER BY m.held_on, m.id",
         )
         .bind(task_force_id)
         .bind(kind)
         .bind(year)
+        .bind(crate::ledger::BACKFILL_AFTER_DAYS)
         .fetch_all(self.pool())
         .await?)
     }
