@@ -216,3 +216,16 @@ async fn enterprises_platforms_expenditure_and_talent_are_recorded_counted_and_r
         .sequence();
     assert_eq!(actual(&progress(&app, 2023, token).await, None, "service_platforms"), 0);
 }
+
+/// Found by the fuzz run: an empty ledger has totals of zero, not a 500.
+#[tokio::test]
+async fn an_empty_ledger_answers_with_zero_totals() {
+    let app = spawn_with_plan().await;
+    let rates = app.get("/api/v1/ledger/rates?year=2030", None).await;
+    assert_eq!(rates.status, 200, "{}", rates.body);
+    let total = &rates.body[0];
+    assert_eq!((total["signed"].as_i64(), total["start_rate_percent"].is_null()), (Some(0), true), "{total}");
+    let spending = app.get("/api/v1/expenditures", None).await;
+    assert_eq!(spending.status, 200, "{}", spending.body);
+    assert_eq!(spending.body["totals"][0]["total_yuan"], 0, "{}", spending.body);
+}

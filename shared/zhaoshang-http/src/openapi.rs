@@ -92,9 +92,20 @@ impl OpenApiBuilder {
                 parameters.push(json!({"name": name, "in": "header", "required": false, "description": description, "schema": {"type": "string"}}));
             }
             let mut responses = Map::new();
-            let success = match &endpoint.response {
-                Some(schema) => json!({"description": "成功", "content": {"application/json": {"schema": schema}}}),
-                None => json!({"description": "成功"}),
+            // A `format` parameter means the answer comes in several
+            // representations (a download as XLSX or CSV, or JSON): all are documented.
+            let downloadable = endpoint.query.iter().any(|q| q.name == "format");
+            let success = match (&endpoint.response, downloadable) {
+                (Some(schema), false) => {
+                    json!({"description": "成功", "content": {"application/json": {"schema": schema}}})
+                }
+                (Some(schema), true) => json!({"description": "成功（按 format 参数）", "content": {
+                    "application/json": {"schema": schema},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                        {"schema": {"type": "string", "format": "binary"}},
+                    "text/csv": {"schema": {"type": "string"}}
+                }}),
+                (None, _) => json!({"description": "成功"}),
             };
             responses.insert(endpoint.status.to_string(), success);
             let problem_response = json!({"description": "错误（RFC 9457 problem+json）", "content": {"application/problem+json": {"schema": problem}}});

@@ -224,8 +224,8 @@ impl ReadModel {
         Ok(sqlx::query_as(
             "SELECT task_force_id, count(*) AS signed,
                  count(*) FILTER (WHERE construction_started_on IS NOT NULL) AS started,
-                 round(100.0 * count(*) FILTER (WHERE construction_started_on IS NOT NULL) / count(*), 2)::float8
-                     AS start_rate_percent,
+                 round(100.0 * count(*) FILTER (WHERE construction_started_on IS NOT NULL)
+                     / NULLIF(count(*), 0), 2)::float8 AS start_rate_percent,
                  COALESCE(sum(GREATEST(signed_investment_yuan, contract_investment_yuan)
                      + increased_investment_yuan), 0)::bigint AS contracted_yuan,
                  COALESCE(sum(funds_arrived_yuan), 0)::bigint AS funds_arrived_yuan,
@@ -338,7 +338,7 @@ impl ReadModel {
         .fetch_all(self.pool())
         .await?;
         let totals = sqlx::query_as(
-            "SELECT task_force_id, category, count(*) AS payments, sum(amount_yuan)::bigint AS total_yuan
+            "SELECT task_force_id, category, count(*) AS payments, COALESCE(sum(amount_yuan), 0)::bigint AS total_yuan
              FROM expenditures
              WHERE reversed_on IS NULL AND paid_on BETWEEN $1 AND $2 AND ($3::text IS NULL OR task_force_id = $3)
              GROUP BY GROUPING SETS ((task_force_id, category), (task_force_id), (category), ())
