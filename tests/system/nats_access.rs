@@ -25,7 +25,6 @@ use zhaoshang_domain::values::{MeetingKind, Name, Slug};
 use zhaoshang_domain::{EventEnvelope, EventMetadata};
 use zhaoshang_event_store::{EventStore, EventStoreConfig, EventStoreError};
 
-const SERVER: &str = "/usr/sbin/nats-server";
 const ACCOUNTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/nats/zhaoshang-accounts.conf");
 const STREAM: &str = "ZHAOSHANG";
 /// The projector's consumer for the default read-model schema `zhaoshang`:
@@ -69,7 +68,7 @@ impl NatsServer {
             .map(|user| (user, format!("zs{}", Uuid::new_v4().simple())))
             .collect();
         let log = std::fs::File::create(dir.join("nats-server.log")).expect("log file");
-        let mut command = Command::new(SERVER);
+        let mut command = Command::new(zhaoshang_tests::private_servers::nats_server_program());
         command
             .arg("-c")
             .arg(dir.join("nats-server.conf"))
