@@ -98,7 +98,27 @@ pub async fn spawn(role: Role) -> TestApp {
 /// Starts the services of `role` with `config`.
 pub async fn spawn_with(config: Config, role: Role) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
-    let running = system::start(&config, role, Some(listener), CancellationToken::new()).await.expect("system starts");
+    // A system that fails to start (an error, or a panic such as two routes
+    // claiming one path) has already made its stream and schema: remove them
+    // before failing the test, since no TestApp will exist to drop.
+    let started = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(system::start(
+        &config,
+        role,
+        Some(listener),
+        CancellationToken::new(),
+    )))
+    .await;
+    let running = match started {
+        Ok(Ok(running)) => running,
+        Ok(Err(error)) => {
+            remove_test_data(&config).await;
+            panic!("the system does not start: {error:#}");
+        }
+        Err(panic) => {
+            remove_test_data(&config).await;
+            std::panic::resume_unwind(panic);
+        }
+    };
     let base = running.address.map(|a| format!("http://{a}")).unwrap_or_default();
     TestApp { base, client: client_for(&config), config, running }
 }
