@@ -43,6 +43,8 @@ async fn spans_with_the_correlation_id_reach_the_otlp_collector() {
         .env("ZHAOSHANG_STREAM", &config.stream)
         .env("ZHAOSHANG_SUBJECT_PREFIX", &config.subject_prefix)
         .env("ZHAOSHANG_LISTEN", format!("127.0.0.1:{port}"))
+        // The secret the test client's token is signed with.
+        .env("ZHAOSHANG_JWT_SECRET", zhaoshang_tests::TEST_SECRET)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector_address}"))
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
