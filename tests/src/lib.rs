@@ -123,6 +123,39 @@ pub async fn spawn_with(config: Config, role: Role) -> TestApp {
     TestApp { base, client: client_for(&config), config, running }
 }
 
+/// Waits until `read_model` has applied the stream up to `at_least`, woken by
+/// the projector's own checkpoint `NOTIFY`s rather than by polling, and fails
+/// the test (naming `what`) after a minute. The checkpoint is read again after
+/// every notification and at least once a second, so a notification lost
+/// while PostgreSQL was restarting does not leave the wait hanging.
+pub async fn wait_for_checkpoint(read_model: &zhaoshang_read_model::ReadModel, at_least: u64, what: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut listener = None;
+    loop {
+        if listener.is_none() {
+            if let Ok(mut l) = sqlx::postgres::PgListener::connect_with(read_model.pool()).await {
+                if l.listen(&read_model.notify_channel()).await.is_ok() {
+                    listener = Some(l);
+                }
+            }
+        }
+        if read_model.checkpoint().await.is_ok_and(|c| c >= at_least) {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        assert!(now < deadline, "timed out waiting until {what}");
+        let wake = (deadline - now).min(std::time::Duration::from_secs(1));
+        match &mut listener {
+            Some(l) => {
+                if let Ok(Err(_)) = tokio::time::timeout(wake, l.recv()).await {
+                    listener = None;
+                }
+            }
+            None => tokio::time::sleep(wake.min(std::time::Duration::from_millis(100))).await,
+        }
+    }
+}
+
 /// An HTTP client for a system running with `config`. Every test that talks
 /// HTTP to zhaoshang builds its client here, so that what every request must
 /// carry (credentials, once the API asks for them) is added in one place.

@@ -24,6 +24,7 @@ use zhaoshang_read_model::ReadModel;
 use zhaoshang_read_model::projection::EventToApply;
 use zhaoshang_tests::private_servers::{PrivateNats, PrivatePostgres};
 use zhaoshang_tests::replay::{all_events, assert_read_models_equal_a_fresh_replay, assert_stream_holds_exactly};
+use zhaoshang_tests::wait_for_checkpoint;
 use zhaoshang_tests::{TestApp, spawn, spawn_with, unique_config};
 
 /// The longest any wait in these tests may take.
@@ -125,12 +126,7 @@ fn write_projects(
 /// Waits until the read models have applied the whole stream.
 async fn wait_for_projection_to_catch_up(app: &TestApp) {
     let last = app.events_in_stream().await;
-    let read_model = app.running.read_model.clone();
-    wait_until("the projection reaches the end of the stream", || {
-        let read_model = read_model.clone();
-        async move { read_model.checkpoint().await.is_ok_and(|c| c >= last) }
-    })
-    .await;
+    wait_for_checkpoint(&app.running.read_model, last, "the projection reaches the end of the stream").await;
 }
 
 /// The environment that points a `zhaoshang` process at `config`'s
@@ -196,11 +192,7 @@ async fn a_projector_killed_with_sigkill_mid_batch_converges_to_a_fresh_replay()
     let mut projector = zhaoshang_process(&config, "projector").spawn().expect("the projector starts");
     let mut watcher = sqlx::PgConnection::connect(&config.database_url).await.expect("PostgreSQL answers");
     let read_model = app.running.read_model.clone();
-    wait_until("the projector has applied a few batches", || {
-        let read_model = read_model.clone();
-        async move { read_model.checkpoint().await.is_ok_and(|c| c >= 60) }
-    })
-    .await;
+    wait_for_checkpoint(&read_model, 60, "the projector has applied a few batches").await;
     // Kill it while one of its transactions is open: in the middle of a batch.
     let deadline = Instant::now() + DEADLINE;
     while !projector_transaction_open(&mut watcher, &config.schema).await {
@@ -300,11 +292,7 @@ async fn the_projection_survives_a_postgresql_crash_and_converges_to_a_fresh_rep
     let acknowledged = Acknowledged::default();
     let writers = write_projects(&app, "pg", 60, &acknowledged);
     let read_model = app.running.read_model.clone();
-    wait_until("the projection is under way", || {
-        let read_model = read_model.clone();
-        async move { read_model.checkpoint().await.is_ok_and(|c| c >= 40) }
-    })
-    .await;
+    wait_for_checkpoint(&read_model, 40, "the projection is under way").await;
     postgres.crash();
     // Commands go on while the read models are down: the write path needs
     // only NATS.
