@@ -368,10 +368,13 @@ fn static_measure(code: &str) -> Option<&'static str> {
 /// `$4` the sequence they must be known at. Rows with `total` set are the
 /// whole system's (distinct across task forces).
 pub(crate) const FACT_COUNT_SQL: &str = "
-SELECT task_force_id, measure, count(DISTINCT distinct_key) AS value, GROUPING(task_force_id) = 1 AS total
-FROM progress_facts
-WHERE counts_in BETWEEN $1 AND $2
-  AND ($3::date IS NULL OR occurred_on <= $3)
-  AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4)
-GROUP BY GROUPING SETS ((task_force_id, measure), (measure))
+WITH f AS (
+    SELECT task_force_id, measure, distinct_key FROM progress_facts
+    WHERE counts_in BETWEEN $1 AND $2
+      AND ($3::date IS NULL OR occurred_on <= $3)
+      AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4))
+SELECT task_force_id, measure, count(*) AS value, false AS total
+FROM (SELECT DISTINCT task_force_id, measure, distinct_key FROM f) d GROUP BY task_force_id, measure
+UNION ALL
+SELECT NULL, measure, count(*), true FROM (SELECT DISTINCT measure, distinct_key FROM f) d GROUP BY measure
 ";
