@@ -1,0 +1,322 @@
+// The zhaoshang console's one script: it records facts through the command API
+// (the same JSON bodies, with the session cookie and the X-Zhaoshang-Console
+// header), shows each problem+json error beside its field, refreshes the parts
+// of the page a fact changes, draws the charts, and fills the supervision page.
+// Every page works without it for reading; the forms need it.
+"use strict";
+
+(function () {
+  const CONSOLE_HEADER = { "X-Zhaoshang-Console": "1" };
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // A list typed by a person: split on 、，, ; and new lines.
+  function splitList(text) {
+    return text.split(/[、，,;；\n]+/).map((s) => s.trim()).filter((s) => s.length > 0);
+  }
+
+  function setPath(target, dotted, value) {
+    const parts = dotted.split(".");
+    let node = target;
+    for (const part of parts.slice(0, -1)) {
+      if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
+      node = node[part];
+    }
+    node[parts[parts.length - 1]] = value;
+  }
+
+  // The form's JSON body and URL: `data-path` fields fill {placeholders} of
+  // data-api; empty optional fields are left out (the API's defaults apply).
+  function commandOf(form) {
+    let url = form.dataset.api;
+    const body = {};
+    for (const el of form.elements) {
+      if (!el.name || el.type === "submit") continue;
+      if (el.dataset.path) {
+        url = url.replace("{" + el.dataset.path + "}", encodeURIComponent(el.value));
+        continue;
+      }
+      if (el.dataset.enterpriseRole) {
+        const names = splitList(el.value);
+        if (names.length) {
+          body.enterprises = (body.enterprises || []).concat(names.map((name) => ({ name, role: el.dataset.enterpriseRole })));
+        }
+        continue;
+      }
+      const type = el.dataset.type;
+      if (type === "bool") {
+        if (el.checked) setPath(body, el.name, true);
+        continue;
+      }
+      const raw = el.value.trim();
+      if (raw === "") continue;
+      if (type === "integer") {
+        // Sent as a number when it is one; anything else is sent as typed so
+        // that the API names the field and the rule it breaks.
+        const digits = raw.replace(/[,，\s]/g, "");
+        setPath(body, el.name, /^-?\d+$/.test(digits) ? Number(digits) : raw);
+      } else if (type === "list") {
+        setPath(body, el.name, splitList(raw));
+      } else {
+        setPath(body, el.name, raw);
+      }
+    }
+    return { url, body };
+  }
+
+  function clearMessages(form) {
+    form.querySelectorAll(".field-error, .form-error, .form-ok").forEach((el) => (el.textContent = ""));
+    form.querySelectorAll(".field.invalid").forEach((el) => el.classList.remove("invalid"));
+  }
+
+  // The field box an error names: exactly, or by its first segment
+  // (`enterprises[0].name` → enterprises, `figures.month` → figures.month).
+  function fieldBox(form, name) {
+    if (!name) return null;
+    const boxes = Array.from(form.querySelectorAll(".field[data-field]"));
+    const exact = boxes.find((b) => b.dataset.field === name);
+    if (exact) return exact;
+    const head = name.replace(/\[.*$/, "");
+    return boxes.find((b) => b.dataset.field === head) || boxes.find((b) => name.startsWith(b.dataset.field + ".")) || null;
+  }
+
+  function showProblem(form, problem, status) {
+    const errors = Array.isArray(problem.errors) ? problem.errors : [];
+    const general = [];
+    for (const error of errors) {
+      const text = (error.message || error.detail || "") + (error.rule ? "（" + error.rule + "）" : "");
+      const box = fieldBox(form, error.field);
+      if (box) {
+        box.classList.add("invalid");
+        const slot = box.querySelector(".field-error");
+        slot.textContent = slot.textContent ? slot.textContent + "；" + text : text;
+      } else {
+        general.push((error.field ? error.field + "：" : "") + text);
+      }
+    }
+    if (errors.length === 0) {
+      general.push((problem.detail || problem.title || "提交失败（" + status + "）") + (problem.rule ? "（" + problem.rule + "）" : ""));
+    }
+    form.querySelector(".form-error").textContent = general.join("；");
+  }
+
+  // Reloads the sections named by the form's data-refresh from this page,
+  // read after the read models have applied the new event.
+  async function refresh(sections, sequence) {
+    const url = new URL(window.location.href);
+    url.searchParams.set("consistent_with", String(sequence));
+    url.searchParams.set("wait_ms", "10000");
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) {
+      window.location.assign(url);
+      return;
+    }
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const id of sections) {
+      const fresh = page.getElementById(id);
+      const current = document.getElementById(id);
+      if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+    }
+    document.querySelectorAll("form.command select[data-path='project']").forEach((select) => {
+      const fresh = page.querySelector("#" + select.form.id + " select[data-path='project']");
+      if (fresh) select.innerHTML = fresh.innerHTML;
+    });
+    document.dispatchEvent(new CustomEvent("console:refreshed"));
+  }
+
+  async function submit(event) {
+    const form = event.target;
+    if (!form.matches("form.command")) return;
+    event.preventDefault();
+    clearMessages(form);
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const { url, body } = commandOf(form);
+      if (/\{[a-z_]+\}/.test(url)) {
+        form.querySelector(".form-error").textContent = "请先选择项目。";
+        return;
+      }
+      const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: Object.assign({ "Content-Type": "application/json", "Idempotency-Key": newKey() }, CONSOLE_HEADER),
+        body: JSON.stringify(body),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        showProblem(form, answer, response.status);
+        return;
+      }
+      form.querySelector(".form-ok").textContent = "已登记（事件序号 " + answer.sequence + "）";
+      form.reset();
+      await refresh((form.dataset.refresh || "").split(/\s+/).filter(Boolean), answer.sequence);
+    } catch (error) {
+      form.querySelector(".form-error").textContent = "无法连接服务，请稍后重试。";
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------ charts
+
+  function drawCharts() {
+    const island = document.getElementById("chart-data");
+    if (!island || !window.echarts) return;
+    const data = JSON.parse(island.textContent);
+    const byTaskForce = echarts.init(document.getElementById("chart-task-forces"));
+    const byMeasure = echarts.init(document.getElementById("chart-measures"));
+    const select = document.getElementById("chart-measure");
+    const grid = { left: 40, right: 16, top: 56, bottom: 28 };
+    const legend = { type: "scroll", top: 22 };
+    function drawTaskForces() {
+      const measure = data.measures[select.value];
+      byTaskForce.setOption(
+        {
+          title: { text: "各专班逐月累计：" + measure.label, textStyle: { fontSize: 14 } },
+          tooltip: { trigger: "axis" },
+          legend,
+          grid,
+          xAxis: { type: "category", data: data.months },
+          yAxis: { type: "value", minInterval: 1 },
+          series: data.task_forces
+            .filter((tf) => tf.id)
+            .map((tf) => ({ name: tf.name, type: "line", data: measure.lines[tf.id] || [] })),
+        },
+        true
+      );
+    }
+    const withTargets = data.order.filter((code) => data.measures[code].target);
+    byMeasure.setOption({
+      title: { text: "全系统各指标逐月完成率（%）", textStyle: { fontSize: 14 } },
+      tooltip: { trigger: "axis", valueFormatter: (v) => v + "%" },
+      legend,
+      grid,
+      xAxis: { type: "category", data: data.months },
+      yAxis: { type: "value", axisLabel: { formatter: "{value}%" } },
+      series: withTargets.map((code) => {
+        const m = data.measures[code];
+        return { name: m.label, type: "line", data: m.lines._total.map((v) => Math.round((1000 * v) / m.target) / 10) };
+      }),
+    });
+    select.addEventListener("change", drawTaskForces);
+    drawTaskForces();
+    window.addEventListener("resize", () => {
+      byTaskForce.resize();
+      byMeasure.resize();
+    });
+  }
+
+  // ------------------------------------------------------- supervision
+
+  const LABELS = {
+    task_force_id: "专班编号", task_force: "专班", task_force_name: "专班", name: "名称", number: "序号",
+    measure: "指标", measure_label: "指标", label: "指标", from: "基准", to: "比较", before: "基准", after: "比较",
+    change: "变化", delta: "变化", difference: "变化", target: "目标", gap: "差距", actual: "完成",
+    from_actual: "基准完成", to_actual: "比较完成", from_gap: "基准差距", to_gap: "比较差距",
+  };
+
+  function cellText(value) {
+    if (value === null || value === undefined) return "";
+    if (typeof value === "object") return Array.isArray(value) && value.every((v) => typeof v !== "object") ? value.join("、") : JSON.stringify(value);
+    return String(value);
+  }
+
+  function table(rows) {
+    const keys = [];
+    rows.forEach((row) => Object.keys(row).forEach((k) => keys.includes(k) || keys.push(k)));
+    const el = document.createElement("table");
+    el.className = "list";
+    const head = el.createTHead().insertRow();
+    keys.forEach((k) => {
+      const th = document.createElement("th");
+      th.textContent = LABELS[k] || k;
+      head.appendChild(th);
+    });
+    const body = el.createTBody();
+    rows.forEach((row) => {
+      const tr = body.insertRow();
+      keys.forEach((k) => {
+        const td = tr.insertCell();
+        const value = row[k];
+        td.textContent = cellText(value);
+        if (typeof value === "number") td.className = "num";
+        if ((k === "change" || k === "delta" || k === "difference") && typeof value === "number" && value !== 0) td.classList.add(value > 0 ? "up" : "down");
+      });
+    });
+    const wrap = document.createElement("div");
+    wrap.className = "scroll";
+    wrap.appendChild(el);
+    return wrap;
+  }
+
+  // The comparison as the API gives it: its scalar facts as a line, every
+  // array of records as a table.
+  function renderComparison(target, answer) {
+    target.innerHTML = "";
+    const facts = [];
+    for (const [key, value] of Object.entries(answer)) {
+      if (Array.isArray(value) && value.length && typeof value[0] === "object") {
+        const h = document.createElement("h2");
+        h.textContent = { rows: "逐项比较", changes: "变化", items: "逐项比较", task_forces: "各专班", measures: "各指标" }[key] || key;
+        target.appendChild(h);
+        target.appendChild(table(value));
+      } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        facts.push(key + "：" + Object.entries(value).map(([k, v]) => (LABELS[k] || k) + " " + cellText(v)).join("，"));
+      } else {
+        facts.push((LABELS[key] || key) + "：" + cellText(value));
+      }
+    }
+    const p = document.createElement("p");
+    p.className = "muted";
+    p.textContent = facts.join("；");
+    target.prepend(p);
+  }
+
+  async function fillSupervision() {
+    const selects = document.querySelectorAll("select[data-inspections]");
+    if (selects.length) {
+      try {
+        const response = await fetch("/api/v1/inspections", { credentials: "same-origin" });
+        const list = response.ok ? await response.json() : [];
+        const items = Array.isArray(list) ? list : list.inspections || list.items || [];
+        selects.forEach((select) => {
+          items.forEach((inspection) => {
+            const option = document.createElement("option");
+            option.value = inspection.id;
+            option.textContent = (inspection.convened_on || "") + " " + (inspection.title || inspection.id) + "（事件序号 " + inspection.as_of_sequence + "）";
+            option.selected = select.dataset.selected === String(inspection.id);
+            select.appendChild(option);
+          });
+        });
+      } catch (error) {
+        /* without snapshots the dates still work */
+      }
+    }
+    const target = document.getElementById("comparison");
+    if (!target) return;
+    const response = await fetch(target.dataset.src, { credentials: "same-origin" });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      target.innerHTML = "";
+      const p = document.createElement("p");
+      p.className = "error";
+      const errors = (answer.errors || []).map((e) => e.field + "：" + (e.message || e.detail || e.rule));
+      p.textContent = "无法比较：" + (errors.length ? errors.join("；") : answer.detail || answer.title || response.status);
+      target.appendChild(p);
+      return;
+    }
+    renderComparison(target, answer);
+  }
+
+  document.addEventListener("submit", submit);
+  document.addEventListener("DOMContentLoaded", () => {
+    drawCharts();
+    fillSupervision();
+  });
+})();
