@@ -88,12 +88,25 @@ async fn browser(driver: &Driver) -> Client {
             ],
         }),
     );
-    ClientBuilder::rustls()
+    let client = ClientBuilder::rustls()
         .expect("a TLS configuration")
         .capabilities(capabilities)
         .connect(&driver.url)
         .await
-        .expect("chromium starts under chromedriver")
+        .expect("chromium starts under chromedriver");
+    // --window-size counts the window's frame: make the page itself 1366×768.
+    let inner = client.execute("return [window.innerWidth, window.innerHeight];", vec![]).await.expect("viewport");
+    let (width, height) = (inner[0].as_u64().unwrap_or(1366), inner[1].as_u64().unwrap_or(768));
+    if (width, height) != (1366, 768) {
+        let (_, _, outer_width, outer_height) = client.get_window_rect().await.expect("window");
+        let w = outer_width + 1366 - width;
+        let h = outer_height + 768 - height;
+        client
+            .set_window_size(u32::try_from(w).unwrap_or(1366), u32::try_from(h).unwrap_or(768))
+            .await
+            .expect("resize");
+    }
+    client
 }
 
 fn screenshot_dir() -> PathBuf {

@@ -73,7 +73,7 @@ async fn monthly_series(
 fn chart_data(table: &ProgressTable, series: &[(u32, ProgressTable)]) -> serde_json::Value {
     let months: Vec<String> = series.iter().map(|(m, _)| format!("{m}月")).collect();
     let mut by_measure = serde_json::Map::new();
-    for (index, measure) in table.measures.iter().enumerate() {
+    for measure in &table.measures {
         let mut lines = serde_json::Map::new();
         for row in &table.rows {
             let id = row.task_force_id.clone().unwrap_or_default();
@@ -83,17 +83,21 @@ fn chart_data(table: &ProgressTable, series: &[(u32, ProgressTable)]) -> serde_j
                     t.rows
                         .iter()
                         .find(|r| r.task_force_id == row.task_force_id)
-                        .and_then(|r| r.cells.get(index))
+                        .and_then(|r| r.cells.iter().find(|c| c.measure == measure.code))
                         .map_or(0, |c| c.actual)
                 })
                 .collect();
             lines.insert(id, json!(values));
         }
-        let totals: Vec<u32> = series.iter().map(|(_, t)| t.total.cells.get(index).map_or(0, |c| c.actual)).collect();
+        let totals: Vec<u32> = series
+            .iter()
+            .map(|(_, t)| t.total.cells.iter().find(|c| c.measure == measure.code).map_or(0, |c| c.actual))
+            .collect();
         lines.insert("_total".to_owned(), json!(totals));
         by_measure.insert(
             measure.code.to_owned(),
-            json!({"label": measure.label, "target": table.total.cells.get(index).and_then(|c| c.target), "lines": lines}),
+            json!({"label": measure.label, "lines": lines,
+                   "target": table.total.cells.iter().find(|c| c.measure == measure.code).and_then(|c| c.target)}),
         );
     }
     let task_forces: Vec<serde_json::Value> =
@@ -136,15 +140,20 @@ pub(crate) fn progress_table(table: &ProgressTable, status: &[DutyStatus]) -> Ma
                                     a href=(format!("/console/task-forces/{tf}")) { (row.name) }
                                 } @else { (row.name) }
                             }
-                            @for (measure, cell) in table.measures.iter().zip(&row.cells) {
+                            @for measure in &table.measures {
+                                @let cell = row.cells.iter().find(|c| c.measure == measure.code);
                                 @let judged = duty(&row.task_force_id, measure.code);
                                 @let class = judged.map_or("", |d| colour_class(d.colour));
                                 @let why = judged.map_or(String::new(), |d| format!("{}：{}", d.colour_label, d.why));
-                                td class=(class) title=(why) data-cell=(format!("{id}:{}", measure.code)) data-actual=(cell.actual) {
-                                    b { (cell.actual) }
-                                    @if let Some(target) = cell.target { span.target { " / " (target) } }
-                                    @if let Some(gap) = cell.gap.filter(|g| *g > 0) { br; small.gap { "差 " (gap) } }
-                                    @if let Some(d) = judged { span.mark { (d.colour_label) } }
+                                @if let Some(cell) = cell {
+                                    td class=(class) title=(why) data-cell=(format!("{id}:{}", measure.code)) data-actual=(cell.actual) {
+                                        b { (cell.actual) }
+                                        @if let Some(target) = cell.target { span.target { " / " (target) } }
+                                        @if let Some(gap) = cell.gap.filter(|g| *g > 0) { small.gap { " 差" (gap) } }
+                                        @if let Some(d) = judged { span.mark { (d.colour_label) } }
+                                    }
+                                } @else {
+                                    td.none title="由领导小组办公室统计，不分专班" { "—" }
                                 }
                             }
                         }
