@@ -15,4 +15,5 @@ mod projector;
 mod reports;
 mod security;
 mod supervision;
+mod temporal;
 mod write_path;

@@ -14,6 +14,8 @@ pub mod reports;
 
 mod supervision;
 
+mod temporal;
+
 pub mod personal_data;
 
 pub mod audit;
@@ -378,7 +380,7 @@ async fn progress(
     State(s): State<QueryService>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<ProgressTable>, ApiError> {
-    let p = Params::new(q.clone(), &["year", "period"])?;
+    let p = Params::new(q.clone(), &["year", "period", "as_of", "known_at"])?;
     let request = match (p.text("year"), p.text("period")) {
         (Some(year), None) => parse_period(&year)
             .filter(|r| matches!(r, zhaoshang_read_model::progress::PeriodRequest::Year(_)))
@@ -389,7 +391,8 @@ async fn progress(
         _ => return Err(ApiError::invalid("year", "year_or_period", "须且只能给出 year 或 period 之一")),
     };
     consistent(&s, &q).await?;
-    match s.read_model.progress(request).await {
+    let knowledge = temporal::knowledge(&s, &p).await?;
+    match s.read_model.progress_at(request, knowledge).await {
         Ok(table) => Ok(Json(table)),
         Err(ProgressError::NoPlanPeriod(label)) => {
             Err(ApiError::NotFound { what: format!("覆盖 {label} 的规划期") })
@@ -479,6 +482,7 @@ pub fn router(service: QueryService) -> Router {
         .merge(ledger::routes())
         .merge(reports::routes())
         .merge(supervision::routes())
+        .merge(temporal::routes())
         .merge(personal_data::routes())
         .with_state(service.clone())
         .merge(audit::router(service))
@@ -584,7 +588,10 @@ pub fn openapi() -> OpenApiBuilder {
         "进度统计",
         "科技系统科技招商工作进度统计表（附件1）：目标、实际与差距",
         r,
-        vec![q("year", "单个年份，如 2022", "integer"), q("period", "起止年份，如 2022-2024", "string")],
+        [q("year", "单个年份，如 2022", "integer"), q("period", "起止年份，如 2022-2024", "string")]
+            .into_iter()
+            .chain(temporal::knowledge_params())
+            .collect(),
     );
     ledger::document(&mut docs, &|docs, ledger::Doc(path, tag, summary, r, extra)| {
         add(docs, path, tag, summary, r, extra);
@@ -616,6 +623,7 @@ pub fn openapi() -> OpenApiBuilder {
         headers: vec![],
     });
     supervision::document(&mut docs);
+    temporal::document(&mut docs);
     docs.add(Endpoint {
         method: "get",
         path: "/openapi.json",

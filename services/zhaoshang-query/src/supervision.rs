@@ -84,7 +84,7 @@ async fn reminders(
     State(s): State<QueryService>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<SupervisionStatus>, ApiError> {
-    let p = Params::new(q.clone(), &["date", "task_force", "colour"])?;
+    let p = Params::new(q.clone(), &["date", "task_force", "colour", "known_at"])?;
     let date = date_param(&p, "date")?;
     let task_force = p.text("task_force");
     let colours: Option<Vec<String>> = match p.text("colour") {
@@ -102,7 +102,9 @@ async fn reminders(
         }
     };
     consistent(&s, &q).await?;
-    let mut status = s.read_model().supervision_status(date, task_force.as_deref()).await.map_err(status_error)?;
+    let known = crate::temporal::knowledge(&s, &p).await?.known_sequence;
+    let mut status =
+        s.read_model().supervision_status_known_at(date, task_force.as_deref(), known).await.map_err(status_error)?;
     if let Some(colours) = colours {
         status.items.retain(|item| colours.iter().any(|c| c == item.colour));
     }
@@ -158,11 +160,13 @@ async fn status_board(
     State(s): State<QueryService>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<StatusBoard>, ApiError> {
-    let p = Params::new(q.clone(), &["date", "task_force"])?;
+    let p = Params::new(q.clone(), &["date", "task_force", "known_at"])?;
     let date = date_param(&p, "date")?;
     let task_force = p.text("task_force");
     consistent(&s, &q).await?;
-    let status = s.read_model().supervision_status(date, task_force.as_deref()).await.map_err(status_error)?;
+    let known = crate::temporal::knowledge(&s, &p).await?.known_sequence;
+    let status =
+        s.read_model().supervision_status_known_at(date, task_force.as_deref(), known).await.map_err(status_error)?;
     let mut rows: Vec<StatusBoardRow> = Vec::new();
     for item in status.items {
         if rows.last().is_none_or(|row| row.task_force_id != item.task_force_id) {
@@ -248,6 +252,8 @@ pub(crate) fn document(docs: &mut OpenApiBuilder) {
     };
     let date = || q("date", "按哪一天判断（YYYY-MM-DD，默认柳州今天）", "string");
     let task_force = || q("task_force", "专班编号（如 automotive）", "string");
+    let known_at =
+        || q("known_at", "按此时（RFC 3339）已录入的情况判断（督办事项亦按当时的步骤）；默认按全部记录", "string");
     let r = docs.schema::<MonthlyReportsView>();
     add(
         docs,
@@ -264,10 +270,21 @@ pub(crate) fn document(docs: &mut OpenApiBuilder) {
         "/api/v1/reminders",
         "提醒清单：各专班各项职责在某日的绿/蓝/黄/红状态及原因，附未办结的督办事项",
         r,
-        vec![date(), task_force(), q("colour", "只看某些颜色：green、blue、yellow、red，可逗号分隔", "string")],
+        vec![
+            date(),
+            task_force(),
+            q("colour", "只看某些颜色：green、blue、yellow、red，可逗号分隔", "string"),
+            known_at(),
+        ],
     );
     let r = docs.schema::<StatusBoard>();
-    add(docs, "/api/v1/status-board", "督导看板：专班 × 职责，按时间进度着色并说明原因", r, vec![date(), task_force()]);
+    add(
+        docs,
+        "/api/v1/status-board",
+        "督导看板：专班 × 职责，按时间进度着色并说明原因",
+        r,
+        vec![date(), task_force(), known_at()],
+    );
     let r = docs.schema::<Vec<EscalationView>>();
     add(
         docs,

@@ -12,12 +12,14 @@
 
 pub mod audit;
 mod copy;
+mod facts;
 pub mod ledger;
 pub mod personal_data;
 pub mod progress;
 pub mod projection;
 pub mod queries;
 pub mod supervision;
+pub mod temporal;
 
 use std::time::Duration;
 

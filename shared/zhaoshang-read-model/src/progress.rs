@@ -95,6 +95,11 @@ pub struct ProgressTable {
     pub period: PeriodView,
     /// The stream sequence the read models stood on.
     pub as_of_sequence: u64,
+    /// When asked "as known at": the last event counted (facts recorded
+    /// later are left out, facts withdrawn later still count).
+    pub known_at_sequence: Option<u64>,
+    /// When asked "as of" a date: only what had happened by then counts.
+    pub as_of: Option<NaiveDate>,
     /// Column headings.
     pub measures: Vec<MeasureHeading>,
     /// One row per task force, by number.
@@ -205,13 +210,55 @@ fn is_office_measure(measure: Measure) -> bool {
     matches!(measure, Measure::MonthlyReportMeetingMonths | Measure::BriefingQuarters)
 }
 
+/// What a table knows: by default everything recorded, counted in its
+/// period whenever it happened; "as known at" a stream sequence, only what had
+/// been recorded by that event; "as of" a date, only what had happened by then.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Knowledge {
+    /// Count only facts recorded at or before this sequence and not withdrawn by it.
+    pub known_sequence: Option<u64>,
+    /// Count only facts that happened on or before this day.
+    pub as_of: Option<NaiveDate>,
+}
+
+/// Where the counts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Facts(Knowledge),
+    StateTables,
+}
+
 impl ReadModel {
-    /// The progress table for a year or a span of years.
+    /// The progress table for a year or a span of years, as everything
+    /// recorded says today.
     ///
     /// # Errors
     /// [`ProgressError::NoPlanPeriod`] when no adopted plan covers the span;
     /// [`ProgressError::ReadModel`] when the database fails.
     pub async fn progress(&self, request: PeriodRequest) -> Result<ProgressTable, ProgressError> {
+        self.progress_counted(request, Source::Facts(Knowledge::default())).await
+    }
+
+    /// The progress table as known at a stream sequence and/or as of a date.
+    ///
+    /// # Errors
+    /// As [`ReadModel::progress`].
+    pub async fn progress_at(
+        &self,
+        request: PeriodRequest,
+        knowledge: Knowledge,
+    ) -> Result<ProgressTable, ProgressError> {
+        self.progress_counted(request, Source::Facts(knowledge)).await
+    }
+
+    /// The same table counted from the current state tables instead of the
+    /// temporal facts: the cross-check that the two agree (tests only).
+    #[doc(hidden)]
+    pub async fn progress_from_state_tables(&self, request: PeriodRequest) -> Result<ProgressTable, ProgressError> {
+        self.progress_counted(request, Source::StateTables).await
+    }
+
+    async fn progress_counted(&self, request: PeriodRequest, source: Source) -> Result<ProgressTable, ProgressError> {
         let (first, last, through) = match request {
             PeriodRequest::Year(y) => (y, y, None),
             PeriodRequest::Years(a, b) => (a, b, None),
@@ -230,10 +277,17 @@ impl ReadModel {
         let targets: PlanTargets = serde_json::from_value(plan.targets.clone())
             .map_err(|e| ReadModelError::Database(sqlx::Error::Decode(Box::new(e))))?;
         let from = NaiveDate::from_ymd_opt(first, 1, 1).ok_or_else(|| ProgressError::NoPlanPeriod(label.clone()))?;
-        let to = match through {
+        let mut to = match through {
             Some(to) if to.year() == last => to,
             _ => NaiveDate::from_ymd_opt(last, 12, 31).ok_or_else(|| ProgressError::NoPlanPeriod(label.clone()))?,
         };
+        let knowledge = match source {
+            Source::Facts(k) => k,
+            Source::StateTables => Knowledge::default(),
+        };
+        if let Some(as_of) = knowledge.as_of {
+            to = to.min(as_of);
+        }
         let years = u32::try_from(last - first + 1).unwrap_or(1);
 
         let mut tx = self.pool().begin().await.map_err(ReadModelError::from)?;
@@ -253,8 +307,12 @@ impl ReadModel {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(ReadModelError::from)?;
-        let counts: Vec<(Option<String>, String, i64)> =
-            sqlx::query_as(COUNT_SQL).bind(from).bind(to).fetch_all(&mut *tx).await.map_err(ReadModelError::from)?;
+        let counts: Vec<(Option<String>, String, i64)> = match source {
+            Source::StateTables => {
+                sqlx::query_as(COUNT_SQL).bind(from).bind(to).fetch_all(&mut *tx).await.map_err(ReadModelError::from)?
+            }
+            Source::Facts(k) => count_facts(&mut tx, from, to, k).await?,
+        };
         tx.commit().await.map_err(ReadModelError::from)?;
 
         let mut actual: HashMap<(Option<String>, Measure), u32> = HashMap::new();
@@ -302,12 +360,41 @@ impl ReadModel {
             plan_period_id: plan.id.clone(),
             period: PeriodView { label, from, to, years },
             as_of_sequence: as_of.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+            known_at_sequence: knowledge.known_sequence,
+            as_of: knowledge.as_of,
             measures: counted_measures().map(|m| MeasureHeading { code: m.code(), label: m.label() }).collect(),
             rows,
             total: ProgressRow { task_force_id: None, number: None, name: "合计".to_owned(), cells: total_cells },
             not_yet_counted: NOT_YET_COUNTED.iter().map(|m| m.code()).collect(),
         })
     }
+}
+
+/// Counts the facts of a period as `knowledge` says, keyed as the state
+/// tables' counts are: `(None, measure)` is the whole system's figure.
+pub(crate) async fn count_facts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    from: NaiveDate,
+    to: NaiveDate,
+    knowledge: Knowledge,
+) -> Result<Vec<(Option<String>, String, i64)>, ReadModelError> {
+    let known = knowledge.known_sequence.and_then(|s| i64::try_from(s).ok()).unwrap_or(i64::MAX);
+    let rows: Vec<(Option<String>, String, i64, bool)> = sqlx::query_as(crate::facts::FACT_COUNT_SQL)
+        .bind(from)
+        .bind(to)
+        .bind(knowledge.as_of)
+        .bind(known)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(tf, measure, value, total)| match (total, tf) {
+            (true, _) => Some((None, measure, value)),
+            (false, Some(tf)) => Some((Some(tf), measure, value)),
+            // An office fact's own row repeats the total.
+            (false, None) => None,
+        })
+        .collect())
 }
 
 /// Parses `2022` or `2022-2024`.

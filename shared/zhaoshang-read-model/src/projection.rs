@@ -27,6 +27,7 @@ use zhaoshang_domain::task_force::TaskForceEvent;
 
 use crate::ReadModelError;
 use crate::copy::CopyRows;
+use crate::facts::{Fact, FactOp, ProjectChange, month_start, quarter_start};
 
 /// The name under which the read models' checkpoint is kept.
 pub const READ_MODEL_PROJECTION: &str = "read_model";
@@ -125,6 +126,8 @@ struct Batch {
     singles: Vec<(i64, SingleEvent)>,
     /// Monthly reports and escalation matters.
     supervision: crate::supervision::SupervisionRows,
+    /// What each event does to the counted facts, in stream order.
+    facts: Vec<FactOp>,
 }
 
 enum SingleEvent {
@@ -175,6 +178,7 @@ impl Batch {
             "activity" => self.add_activity(seq, id, envelope.decode_with_data_text::<ActivityEvent>(&data_text)?),
             "meeting" => {
                 let MeetingEvent::Convened(m) = envelope.decode_with_data_text::<MeetingEvent>(&data_text)?;
+                self.add_meeting_facts(seq, id, m.kind.code(), m.task_force_id.as_ref().map(ToString::to_string), m.on);
                 self.meetings.push((
                     id.to_owned(),
                     m.kind.code(),
@@ -188,7 +192,32 @@ impl Batch {
             }
             "task_force" => {
                 let event = envelope.decode_with_data_text::<TaskForceEvent>(&data_text)?;
+                if let TaskForceEvent::AnnualPlanSubmitted(plan) = &event {
+                    let counts_in = NaiveDate::from_ymd_opt(plan.year, 1, 1).unwrap_or(plan.on);
+                    let fact = Fact::new(
+                        "annual_plans",
+                        Some(id.to_owned()),
+                        format!("{id}:{}", plan.year),
+                        counts_in,
+                        plan.on,
+                    );
+                    self.facts.push(FactOp::Insert {
+                        seq,
+                        source: format!("annual_plan:{id}:{}", plan.year),
+                        facts: vec![fact],
+                    });
+                }
                 if let TaskForceEvent::EnterpriseDocked(d) = &event {
+                    if d.enterprise_role.code() == "target" {
+                        let fact = Fact::new(
+                            "target_enterprises_docked",
+                            Some(id.to_owned()),
+                            d.enterprise.to_string(),
+                            d.on,
+                            d.on,
+                        );
+                        self.facts.push(FactOp::Insert { seq, source: format!("docking:{seq}"), facts: vec![fact] });
+                    }
                     self.dockings.push((
                         seq,
                         id.to_owned(),
@@ -218,6 +247,15 @@ impl Batch {
             }
             "service_platform" => {
                 let event = envelope.decode_with_data_text::<ServicePlatformEvent>(&data_text)?;
+                let source = format!("service_platform:{id}");
+                match &event {
+                    ServicePlatformEvent::Recorded(r) => {
+                        let tf = r.task_force_id.as_ref().map(ToString::to_string);
+                        let fact = Fact::new("service_platforms", tf, id.to_owned(), r.on, r.on);
+                        self.facts.push(FactOp::Insert { seq, source, facts: vec![fact] });
+                    }
+                    ServicePlatformEvent::Reversed(_) => self.facts.push(FactOp::RetractSource { seq, source }),
+                }
                 self.singles.push((seq, SingleEvent::ServicePlatform(id.to_owned(), event)));
             }
             "expenditure" => {
@@ -230,10 +268,29 @@ impl Batch {
             }
             "briefing" => {
                 let event = envelope.decode_with_data_text::<BriefingEvent>(&data_text)?;
+                if let BriefingEvent::Published(b) = &event {
+                    let month = u32::from(b.quarter) * 3;
+                    if let Some(counts_in) = NaiveDate::from_ymd_opt(b.year, month, 1) {
+                        let key = format!("{}-q{}", b.year, b.quarter);
+                        let fact = Fact::new("briefing_quarters", None, key, counts_in, b.on);
+                        self.facts.push(FactOp::Insert { seq, source: format!("briefing:{id}"), facts: vec![fact] });
+                    }
+                }
                 self.singles.push((seq, SingleEvent::Briefing(id.to_owned(), event)));
             }
             "monthly_report" => {
                 let event = envelope.decode_with_data_text::<MonthlyReportEvent>(&data_text)?;
+                if let MonthlyReportEvent::Submitted(r) = &event {
+                    if let Some(counts_in) = NaiveDate::from_ymd_opt(r.year, r.month, 1) {
+                        let tf = Some(r.task_force_id.to_string());
+                        let fact = Fact::new("monthly_reports", tf, id.to_owned(), counts_in, r.on);
+                        self.facts.push(FactOp::Insert {
+                            seq,
+                            source: format!("monthly_report:{id}"),
+                            facts: vec![fact],
+                        });
+                    }
+                }
                 self.supervision.add_monthly_report(seq, envelope, event);
             }
             "escalation" => {
@@ -251,8 +308,8 @@ impl Batch {
         let mut alerts = Vec::new();
         let mut signings = Vec::new();
         let mut singles = Vec::new();
+        self.project(&id).last_sequence = seq;
         let patch = self.project(&id);
-        patch.last_sequence = seq;
         patch.version = i64::try_from(envelope.aggregateversion).unwrap_or(i64::MAX);
         let step = |stage: Option<ProjectStage>,
                     on: NaiveDate,
@@ -270,6 +327,22 @@ impl Batch {
             recorded_at: envelope.time,
             actor: envelope.actor.clone(),
         };
+        let change = match &event {
+            ProjectEvent::LeadRecorded(lead) => {
+                Some(ProjectChange::Lead { task_force_id: lead.task_force_id.to_string() })
+            }
+            ProjectEvent::Signed(s) if s.first_signing => {
+                Some(ProjectChange::FirstSigning { qualifies: s.qualifies, on: s.on })
+            }
+            ProjectEvent::ConstructionStarted(d) => Some(ProjectChange::ConstructionStarted { on: d.on }),
+            ProjectEvent::ReserveEntered(d) => Some(ProjectChange::ReserveEntered { on: d.on }),
+            ProjectEvent::InvestorChanged(_) => Some(ProjectChange::InvestorChanged),
+            _ => None,
+        };
+        if let Some(change) = change {
+            self.facts.push(FactOp::Project { seq, project: id.clone(), change });
+        }
+        let patch = self.project(&id);
         let row = match event {
             ProjectEvent::LeadRecorded(lead) => {
                 patch.task_force_id = Some(lead.task_force_id.to_string());
@@ -432,6 +505,32 @@ impl Batch {
     }
 
     fn add_activity(&mut self, seq: i64, id: &str, event: ActivityEvent) {
+        if let ActivityEvent::Held(d) = &event {
+            let tf = Some(d.task_force_id.to_string());
+            let kind = d.kind.code();
+            let mut facts = vec![Fact::new("activities", tf.clone(), id.to_owned(), d.on, d.on)];
+            let kind_measure = match kind {
+                "going_out" => Some("going_out_activities"),
+                "inviting_in" => Some("inviting_in_activities"),
+                "online" => Some("online_activities"),
+                _ => None,
+            };
+            if let Some(measure) = kind_measure {
+                facts.push(Fact::new(measure, tf.clone(), id.to_owned(), d.on, d.on));
+            }
+            if kind == "going_out" && d.led_by_principal_leader {
+                facts.push(Fact::new("leader_led_going_out", tf.clone(), id.to_owned(), d.on, d.on));
+            }
+            for e in &d.enterprises {
+                let measure = match (kind, e.role.code()) {
+                    ("inviting_in", "target") => "target_enterprises_invited",
+                    ("online", "chain_leader") => "chain_leaders_met_online",
+                    _ => continue,
+                };
+                facts.push(Fact::new(measure, tf.clone(), e.name.to_string(), d.on, d.on));
+            }
+            self.facts.push(FactOp::Insert { seq, source: format!("activity:{id}"), facts });
+        }
         let patch = self.activity(id);
         patch.last_sequence = seq;
         let set_details = |patch: &mut ActivityPatch, d: ActivityDetails, status: &str| {
@@ -457,7 +556,23 @@ impl Batch {
         }
     }
 
+    fn add_meeting_facts(&mut self, seq: i64, id: &str, kind: &str, task_force_id: Option<String>, on: NaiveDate) {
+        let fact = match (kind, &task_force_id) {
+            ("joint" | "supervision", Some(tf)) => {
+                let measure = if kind == "joint" { "joint_meeting_quarters" } else { "supervision_meeting_quarters" };
+                Fact::new(measure, task_force_id.clone(), format!("{tf}:{}", quarter_start(on)), on, on)
+            }
+            ("monthly_report", _) => {
+                Fact::new("monthly_report_meeting_months", None, month_start(on).to_string(), on, on)
+            }
+            _ => return,
+        };
+        self.facts.push(FactOp::Insert { seq, source: format!("meeting:{id}"), facts: vec![fact] });
+    }
+
     async fn write(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        // First: the facts read each project's row as it stood before this batch.
+        crate::facts::write(&self.facts, tx).await?;
         self.log.send(
             tx,
             "COPY event_log (sequence, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, actor,

@@ -23,7 +23,7 @@ use zhaoshang_domain::supervision::{
     is_backfilled, quarter_of,
 };
 
-use crate::progress::{COUNT_SQL, ProgressError, counted_measures, measure_from_sql};
+use crate::progress::{Knowledge, ProgressError, counted_measures, measure_from_sql};
 use crate::{ReadModel, ReadModelError};
 
 // ---------------------------------------------------------------------------
@@ -743,6 +743,22 @@ impl ReadModel {
         date: NaiveDate,
         task_force_id: Option<&str>,
     ) -> Result<SupervisionStatus, ProgressError> {
+        self.supervision_status_known_at(date, task_force_id, None).await
+    }
+
+    /// The status board on `date` as it was known at a stream sequence
+    /// (`None`: as everything recorded says now): facts recorded later are
+    /// left out, and escalation matters stand as they stood then.
+    ///
+    /// # Errors
+    /// As [`ReadModel::supervision_status`].
+    pub async fn supervision_status_known_at(
+        &self,
+        date: NaiveDate,
+        task_force_id: Option<&str>,
+        known_sequence: Option<u64>,
+    ) -> Result<SupervisionStatus, ProgressError> {
+        let known = known_sequence.and_then(|s| i64::try_from(s).ok()).unwrap_or(i64::MAX);
         let year = date.year();
         let plans = self.plan_periods().await?;
         let plan = plans
@@ -774,43 +790,65 @@ impl ReadModel {
         .fetch_all(&mut *tx)
         .await
         .map_err(ReadModelError::from)?;
-        let counts: Vec<(Option<String>, String, i64)> = sqlx::query_as(COUNT_SQL)
-            .bind(year_start)
-            .bind(date)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(ReadModelError::from)?;
-        // The progress table counts a year's annual plan whenever it came;
-        // on a date, only a plan submitted by then counts.
-        let annual_plans: Vec<(String,)> =
-            sqlx::query_as("SELECT task_force_id FROM annual_plans WHERE year = $1 AND first_submitted_on <= $2")
-                .bind(year)
-                .bind(date)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(ReadModelError::from)?;
-        let reports: Vec<(String, i32, NaiveDate)> =
-            sqlx::query_as("SELECT task_force_id, month, first_submitted_on FROM monthly_reports WHERE year = $1")
-                .bind(year)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(ReadModelError::from)?;
+        // Everything counted comes from the temporal facts, as known at
+        // `known` and as of `date`: a year's annual plan counts once it was
+        // submitted, a report once it came in.
+        let year_end = NaiveDate::from_ymd_opt(year, 12, 31).expect("31 December exists");
+        let knowledge = Knowledge { known_sequence, as_of: Some(date) };
+        let counts = crate::progress::count_facts(&mut tx, year_start, year_end, knowledge).await?;
+        let reports: Vec<(String, NaiveDate, NaiveDate)> = sqlx::query_as(
+            "SELECT task_force_id, counts_in, occurred_on FROM progress_facts
+             WHERE measure = 'monthly_reports' AND counts_in BETWEEN $1 AND $2 AND occurred_on <= $3
+               AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4)",
+        )
+        .bind(year_start)
+        .bind(year_end)
+        .bind(date)
+        .bind(known)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(ReadModelError::from)?;
         let meetings: Vec<(String, String, NaiveDate)> = sqlx::query_as(
-            "SELECT task_force_id, kind, held_on FROM meetings
-             WHERE kind IN ('joint', 'supervision') AND task_force_id IS NOT NULL AND held_on BETWEEN $1 AND $2",
+            "SELECT task_force_id, measure, occurred_on FROM progress_facts
+             WHERE measure IN ('joint_meeting_quarters', 'supervision_meeting_quarters')
+               AND task_force_id IS NOT NULL AND counts_in BETWEEN $1 AND $2
+               AND recorded_seq <= $3 AND (retracted_seq IS NULL OR retracted_seq > $3)",
         )
         .bind(year_start)
         .bind(date)
+        .bind(known)
         .fetch_all(&mut *tx)
         .await
         .map_err(ReadModelError::from)?;
-        let open: Vec<EscalationRecord> = sqlx::query_as(
-            "SELECT id, task_force_id, duty, period, step, step_on, answered, open, opened_on, closed_on, resolution
-             FROM escalations WHERE open ORDER BY step_on DESC, id",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(ReadModelError::from)?;
+        let open: Vec<EscalationRecord> = if known_sequence.is_none() {
+            sqlx::query_as(
+                "SELECT id, task_force_id, duty, period, step, step_on, answered, open, opened_on, closed_on, resolution
+                 FROM escalations WHERE open ORDER BY step_on DESC, id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(ReadModelError::from)?
+        } else {
+            // The matters open at `known`, each at the step it had reached then.
+            sqlx::query_as(
+                "SELECT e.id, e.task_force_id, e.duty, e.period, s.step, s.happened_on AS step_on,
+                        EXISTS (SELECT 1 FROM escalation_history r WHERE r.escalation_id = e.id
+                                AND r.event_type = 'escalation.responded.v1' AND r.sequence > s.sequence AND r.sequence <= $1)
+                          AS answered,
+                        true AS open, e.opened_on, NULL::date AS closed_on, NULL::text AS resolution
+                 FROM escalations e
+                 JOIN LATERAL (SELECT h.sequence, h.step, h.happened_on FROM escalation_history h
+                               WHERE h.escalation_id = e.id AND h.event_type = 'escalation.step_issued.v1' AND h.sequence <= $1
+                               ORDER BY h.sequence DESC LIMIT 1) s ON true
+                 WHERE NOT EXISTS (SELECT 1 FROM escalation_history c WHERE c.escalation_id = e.id
+                                   AND c.event_type = 'escalation.closed.v1' AND c.sequence <= $1)
+                 ORDER BY s.happened_on DESC, e.id",
+            )
+            .bind(known)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(ReadModelError::from)?
+        };
         tx.commit().await.map_err(ReadModelError::from)?;
 
         let mut actual: HashMap<(String, Measure), u32> = HashMap::new();
@@ -819,19 +857,16 @@ impl ReadModel {
                 actual.insert((tf, measure), u32::try_from(value).unwrap_or(u32::MAX));
             }
         }
-        for (tf,) in annual_plans {
-            actual.insert((tf, Measure::AnnualPlans), 1);
-        }
         let mut months: HashMap<&str, Vec<MonthOnRecord>> = HashMap::new();
-        for (tf, month, on) in &reports {
+        for (tf, month_start, on) in &reports {
             months
                 .entry(tf.as_str())
                 .or_default()
-                .push(MonthOnRecord { month: u32::try_from(*month).unwrap_or(0), first_submitted_on: Some(*on) });
+                .push(MonthOnRecord { month: month_start.month(), first_submitted_on: Some(*on) });
         }
         let mut quarters: HashMap<(&str, Duty), Vec<u32>> = HashMap::new();
         for (tf, kind, held_on) in &meetings {
-            let duty = if kind == "joint" { Duty::JointMeeting } else { Duty::SupervisionInspection };
+            let duty = if kind == "joint_meeting_quarters" { Duty::JointMeeting } else { Duty::SupervisionInspection };
             quarters.entry((tf.as_str(), duty)).or_default().push(quarter_of(*held_on));
         }
         let mut escalations: BTreeMap<(&str, &str), Vec<OpenEscalation>> = BTreeMap::new();

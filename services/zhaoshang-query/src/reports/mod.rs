@@ -17,6 +17,7 @@ pub mod attachment_1;
 pub mod attachment_2;
 pub mod attachment_3;
 pub mod briefing;
+pub mod comparison;
 pub mod sheet;
 pub mod templates;
 
@@ -85,6 +86,11 @@ pub fn content_disposition(chinese_name: &str, ascii_name: &str) -> String {
 }
 
 /// A file download.
+/// An XLSX download named `<chinese_stem>.xlsx`.
+pub(crate) fn xlsx_download(bytes: Vec<u8>, chinese_stem: &str, ascii_stem: &str) -> Response {
+    download(bytes, XLSX, &format!("{chinese_stem}.xlsx"), &format!("{ascii_stem}.xlsx"))
+}
+
 fn download(bytes: Vec<u8>, content_type: &'static str, chinese_name: &str, ascii_name: &str) -> Response {
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
@@ -126,7 +132,15 @@ fn period_request(params: &Params) -> Result<PeriodRequest, ApiError> {
 }
 
 async fn progress_table(service: &QueryService, request: PeriodRequest) -> Result<ProgressTable, ApiError> {
-    match service.read_model().progress(request).await {
+    progress_table_at(service, request, zhaoshang_read_model::progress::Knowledge::default()).await
+}
+
+async fn progress_table_at(
+    service: &QueryService,
+    request: PeriodRequest,
+    knowledge: zhaoshang_read_model::progress::Knowledge,
+) -> Result<ProgressTable, ApiError> {
+    match service.read_model().progress_at(request, knowledge).await {
         Ok(table) => Ok(table),
         Err(ProgressError::NoPlanPeriod(label)) => {
             Err(ApiError::NotFound { what: format!("覆盖 {label} 的规划期") })
@@ -140,11 +154,12 @@ async fn attachment_1(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     use DownloadFormat::{Csv, Json, Xlsx};
-    let p = Params::new(q.clone(), &["year", "period", "format"])?;
+    let p = Params::new(q.clone(), &["year", "period", "format", "as_of", "known_at"])?;
     let request = period_request(&p)?;
     let format = DownloadFormat::from_params(&p, &[Xlsx, Csv, Json])?;
     consistent(&s, &q).await?;
-    let table = progress_table(&s, request).await?;
+    let knowledge = crate::temporal::knowledge(&s, &p).await?;
+    let table = progress_table_at(&s, request, knowledge).await?;
     if format == Json {
         return Ok(axum::Json(table).into_response());
     }
@@ -336,7 +351,10 @@ pub fn document(docs: &mut OpenApiBuilder) {
             q("year", "单个年份，如 2022", "integer"),
             q("period", "起止年份，如 2022-2024", "string"),
             q("format", "xlsx（默认）、csv、json", "string"),
-        ],
+        ]
+        .into_iter()
+        .chain(crate::temporal::knowledge_params())
+        .collect(),
     );
     let reserve = docs.schema::<ReserveTable>();
     add(

@@ -221,18 +221,7 @@ impl Sheet {
     /// # Errors
     /// When rust_xlsxwriter refuses a value (a bug: sizes are checked here).
     pub fn to_xlsx(&self) -> Result<Vec<u8>, XlsxError> {
-        let mut workbook = Workbook::new();
-        // A fixed creation time (the zip epoch, as reproducible builds use)
-        // instead of "now": the same data gives the same bytes, so a
-        // downloaded attachment can be compared or hashed like the briefing.
-        let properties = DocProperties::new()
-            .set_title(&self.title)
-            .set_author("zhaoshang")
-            .set_creation_datetime(&ExcelDateTime::from_ymd(1980, 1, 1)?);
-        workbook.set_properties(&properties);
-        let worksheet = workbook.add_worksheet();
-        self.write_worksheet(worksheet)?;
-        workbook.save_to_buffer()
+        workbook_xlsx(&[self])
     }
 
     fn write_worksheet(&self, sheet: &mut Worksheet) -> Result<(), XlsxError> {
@@ -450,6 +439,28 @@ fn write_values(
         }
     }
     Ok(())
+}
+
+/// Sheets as one XLSX workbook, one worksheet each, in order.
+///
+/// # Errors
+/// When rust_xlsxwriter refuses a value (a bug: sizes are checked here).
+pub fn workbook_xlsx(sheets: &[&Sheet]) -> Result<Vec<u8>, XlsxError> {
+    let mut workbook = Workbook::new();
+    // A fixed creation time (the zip epoch, as reproducible builds use)
+    // instead of "now": the same data gives the same bytes, so a
+    // downloaded attachment can be compared or hashed like the briefing.
+    let title = sheets.first().map_or("", |s| s.title.as_str());
+    let properties = DocProperties::new()
+        .set_title(title)
+        .set_author("zhaoshang")
+        .set_creation_datetime(&ExcelDateTime::from_ymd(1980, 1, 1)?);
+    workbook.set_properties(&properties);
+    for sheet in sheets {
+        let worksheet = workbook.add_worksheet();
+        sheet.write_worksheet(worksheet)?;
+    }
+    workbook.save_to_buffer()
 }
 
 #[cfg(test)]

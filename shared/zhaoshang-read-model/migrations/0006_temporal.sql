@@ -1,0 +1,28 @@
+-- Issue 5: what we knew then, what was true then.
+--
+-- Every unit the progress table and the status board count, with the date it
+-- counts in, the date it happened, the sequence of the event that made it
+-- known and, once withdrawn, of the event that withdrew it. Rows are only
+-- added or closed (retracted_seq set once), so a count "as known at" a
+-- sequence never changes afterwards. See src/facts.rs.
+CREATE TABLE progress_facts (
+    recorded_seq  bigint NOT NULL,
+    ordinal       int NOT NULL,
+    measure       text NOT NULL,
+    task_force_id text,
+    distinct_key  text NOT NULL,
+    counts_in     date NOT NULL,
+    occurred_on   date NOT NULL,
+    source        text NOT NULL,
+    retracted_seq bigint,
+    PRIMARY KEY (recorded_seq, ordinal)
+);
+-- The counts read a period's facts; the covering index answers them from the
+-- index alone.
+CREATE INDEX progress_facts_period ON progress_facts (counts_in)
+    INCLUDE (measure, task_force_id, distinct_key, occurred_on, recorded_seq, retracted_seq);
+CREATE INDEX progress_facts_open_source ON progress_facts (source) WHERE retracted_seq IS NULL;
+CREATE INDEX progress_facts_retracted ON progress_facts (retracted_seq) WHERE retracted_seq IS NOT NULL;
+
+-- "Known at" a time: the last event recorded by then.
+CREATE INDEX event_log_recorded_at ON event_log (recorded_at);
