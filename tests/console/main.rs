@@ -346,8 +346,15 @@ async fn a_task_force_member_records_an_activity_in_the_browser_and_finds_it_cou
         .goto(&format!("{}/console/supervision?year=2024&from_as_of=2024-03-31&to_as_of=2024-12-31", app.base))
         .await
         .expect("comparison page");
-    client.wait().at_most(STEP_DEADLINE).for_element(Locator::Css("form.comparison")).await.expect("the picker");
-    let _ = wait_for_text(&client, "#comparison > *:not(.muted), #comparison p.error", "the comparison").await;
+    client.wait().at_most(STEP_DEADLINE).for_element(Locator::Css("section#comparison")).await.expect("the comparison");
+    let compared = text_of(&client, "section#comparison td[data-cell='automotive:activities']").await;
+    assert!(
+        compared.contains("0 → 1") && compared.contains("+1"),
+        "the activity held in June is the difference: {compared}"
+    );
+    let events = text_of(&client, "section#difference-events").await;
+    assert!(events.contains("task_force-user"), "the event that made the difference names its actor: {events}");
+    assert!(client.find(Locator::Css("a#download-comparison")).await.is_ok(), "the XLSX link");
     save_screenshot(&client, "comparison").await;
     client.goto(&format!("{}/console/audit", app.base)).await.expect("audit page");
     let refused = text_of(&client, "h1").await;

@@ -1,7 +1,7 @@
 // The zhaoshang console's one script: it records facts through the command API
 // (the same JSON bodies, with the session cookie and the X-Zhaoshang-Console
 // header), shows each problem+json error beside its field, refreshes the parts
-// of the page a fact changes, draws the charts, and fills the supervision page.
+// of the page a fact changes, and draws the charts.
 // Every page works without it for reading; the forms need it.
 "use strict";
 
@@ -212,111 +212,8 @@
     });
   }
 
-  // ------------------------------------------------------- supervision
-
-  const LABELS = {
-    task_force_id: "专班编号", task_force: "专班", task_force_name: "专班", name: "名称", number: "序号",
-    measure: "指标", measure_label: "指标", label: "指标", from: "基准", to: "比较", before: "基准", after: "比较",
-    change: "变化", delta: "变化", difference: "变化", target: "目标", gap: "差距", actual: "完成",
-    from_actual: "基准完成", to_actual: "比较完成", from_gap: "基准差距", to_gap: "比较差距",
-  };
-
-  function cellText(value) {
-    if (value === null || value === undefined) return "";
-    if (typeof value === "object") return Array.isArray(value) && value.every((v) => typeof v !== "object") ? value.join("、") : JSON.stringify(value);
-    return String(value);
-  }
-
-  function table(rows) {
-    const keys = [];
-    rows.forEach((row) => Object.keys(row).forEach((k) => keys.includes(k) || keys.push(k)));
-    const el = document.createElement("table");
-    el.className = "list";
-    const head = el.createTHead().insertRow();
-    keys.forEach((k) => {
-      const th = document.createElement("th");
-      th.textContent = LABELS[k] || k;
-      head.appendChild(th);
-    });
-    const body = el.createTBody();
-    rows.forEach((row) => {
-      const tr = body.insertRow();
-      keys.forEach((k) => {
-        const td = tr.insertCell();
-        const value = row[k];
-        td.textContent = cellText(value);
-        if (typeof value === "number") td.className = "num";
-        if ((k === "change" || k === "delta" || k === "difference") && typeof value === "number" && value !== 0) td.classList.add(value > 0 ? "up" : "down");
-      });
-    });
-    const wrap = document.createElement("div");
-    wrap.className = "scroll";
-    wrap.appendChild(el);
-    return wrap;
-  }
-
-  // The comparison as the API gives it: its scalar facts as a line, every
-  // array of records as a table.
-  function renderComparison(target, answer) {
-    target.innerHTML = "";
-    const facts = [];
-    for (const [key, value] of Object.entries(answer)) {
-      if (Array.isArray(value) && value.length && typeof value[0] === "object") {
-        const h = document.createElement("h2");
-        h.textContent = { rows: "逐项比较", changes: "变化", items: "逐项比较", task_forces: "各专班", measures: "各指标" }[key] || key;
-        target.appendChild(h);
-        target.appendChild(table(value));
-      } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-        facts.push(key + "：" + Object.entries(value).map(([k, v]) => (LABELS[k] || k) + " " + cellText(v)).join("，"));
-      } else {
-        facts.push((LABELS[key] || key) + "：" + cellText(value));
-      }
-    }
-    const p = document.createElement("p");
-    p.className = "muted";
-    p.textContent = facts.join("；");
-    target.prepend(p);
-  }
-
-  async function fillSupervision() {
-    const selects = document.querySelectorAll("select[data-inspections]");
-    if (selects.length) {
-      try {
-        const response = await fetch("/api/v1/inspections", { credentials: "same-origin" });
-        const list = response.ok ? await response.json() : [];
-        const items = Array.isArray(list) ? list : list.inspections || list.items || [];
-        selects.forEach((select) => {
-          items.forEach((inspection) => {
-            const option = document.createElement("option");
-            option.value = inspection.id;
-            option.textContent = (inspection.convened_on || "") + " " + (inspection.title || inspection.id) + "（事件序号 " + inspection.as_of_sequence + "）";
-            option.selected = select.dataset.selected === String(inspection.id);
-            select.appendChild(option);
-          });
-        });
-      } catch (error) {
-        /* without snapshots the dates still work */
-      }
-    }
-    const target = document.getElementById("comparison");
-    if (!target) return;
-    const response = await fetch(target.dataset.src, { credentials: "same-origin" });
-    const answer = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      target.innerHTML = "";
-      const p = document.createElement("p");
-      p.className = "error";
-      const errors = (answer.errors || []).map((e) => e.field + "：" + (e.message || e.detail || e.rule));
-      p.textContent = "无法比较：" + (errors.length ? errors.join("；") : answer.detail || answer.title || response.status);
-      target.appendChild(p);
-      return;
-    }
-    renderComparison(target, answer);
-  }
-
   document.addEventListener("submit", submit);
   document.addEventListener("DOMContentLoaded", () => {
     drawCharts();
-    fillSupervision();
   });
 })();

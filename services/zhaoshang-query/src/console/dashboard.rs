@@ -147,9 +147,8 @@ pub(crate) fn progress_table(table: &ProgressTable, status: &[DutyStatus]) -> Ma
                                 @let why = judged.map_or(String::new(), |d| format!("{}：{}", d.colour_label, d.why));
                                 @if let Some(cell) = cell {
                                     td class=(class) title=(why) data-cell=(format!("{id}:{}", measure.code)) data-actual=(cell.actual) {
-                                        b { (cell.actual) }
-                                        @if let Some(target) = cell.target { span.target { " / " (target) } }
-                                        @if let Some(gap) = cell.gap.filter(|g| *g > 0) { small.gap { " 差" (gap) } }
+                                        span.nowrap { b { (cell.actual) } @if let Some(target) = cell.target { span.target { "/" (target) } } }
+                                        @if let Some(gap) = cell.gap.filter(|g| *g > 0) { small.gap { "差" (gap) } }
                                         @if let Some(d) = judged { span.mark { (d.colour_label) } }
                                     }
                                 } @else {

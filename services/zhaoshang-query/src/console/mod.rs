@@ -232,19 +232,6 @@ pub(crate) async fn page_params(
     Ok(params)
 }
 
-/// A date parameter, or `None` when absent.
-pub(crate) fn date_param(params: &crate::Params, name: &str) -> Result<Option<NaiveDate>, PageError> {
-    params
-        .text(name)
-        .map(|text| {
-            NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                .ok()
-                .filter(|d| (2000..=2100).contains(&chrono::Datelike::year(d)))
-                .ok_or_else(|| PageError(ApiError::invalid(name, "date_format", "日期须写作 YYYY-MM-DD")))
-        })
-        .transpose()
-}
-
 /// Yuan as 万元 with up to four decimals (exact), as the bureau writes amounts.
 pub(crate) fn wan_yuan(yuan: i64) -> String {
     let sign = if yuan < 0 { "-" } else { "" };
