@@ -480,3 +480,104 @@ async fn the_console_session_is_a_cookie_that_writes_only_with_the_console_heade
     assert_eq!(logout.status(), 303);
     assert!(logout.headers()["set-cookie"].to_str().expect("cookie").contains("Max-Age=0"));
 }
+
+#[tokio::test]
+async fn the_sso_posts_an_id_token_that_becomes_the_session_and_a_member_sees_only_their_own_pages() {
+    use base64::Engine as _;
+    use ring::signature::KeyPair as _;
+    // The city SSO's key, published as a JWKS the system trusts beside the local secret.
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("a key");
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a key pair");
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    let jwks =
+        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "city-sso", "alg": "EdDSA", "use": "sig"}]});
+    let jwks_file = std::env::temp_dir().join(format!("zhaoshang-sso-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&jwks_file, jwks.to_string()).expect("write the JWKS");
+    let config = zhaoshang::config::Config {
+        jwks_file: Some(jwks_file.clone()),
+        console_sso_login_url: Some("https://sso.example.gov.cn/authorize?client_id=zhaoshang".to_owned()),
+        ..zhaoshang_tests::unique_config()
+    };
+    let app = zhaoshang_tests::spawn_with(config, zhaoshang::system::Role::All).await;
+    let command = app.running.command.clone().expect("command service");
+    zhaoshang::plan_file::load(&command, zhaoshang::plan_file::PLAN_2022_2024, "test").await.expect("plan loads");
+    let last = app.events_in_stream().await;
+    zhaoshang_tests::wait_for_checkpoint(&app.running.read_model, last, "the plan is projected").await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+
+    // The login page links to the SSO.
+    let login = http.get(format!("{}/console/login", app.base)).send().await.expect("get").text().await.expect("html");
+    assert!(login.contains("https://sso.example.gov.cn/authorize?client_id=zhaoshang"), "{login}");
+
+    // The SSO's form_post: a signed id_token becomes the session.
+    let now = zhaoshang_http::auth::unix_now();
+    let claims = zhaoshang_http::auth::Claims {
+        sub: "zengzhiyong".to_owned(),
+        name: Some("曾智勇".to_owned()),
+        role: Role::TaskForce,
+        task_forces: vec!["automotive".to_owned()],
+        exp: now + 3600,
+        iat: now,
+        iss: None,
+        aud: None,
+    };
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some("city-sso".to_owned());
+    let id_token =
+        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref())).expect("sign");
+    let callback = http
+        .post(format!("{}/console/login/callback", app.base))
+        .form(&[("id_token", id_token.as_str()), ("state", "s1")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(callback.status(), 200, "a same-site page moves on, so the Strict cookie goes with it");
+    let set_cookie = callback.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    assert!(set_cookie.starts_with(&format!("zhaoshang_session={id_token};")), "{set_cookie}");
+    assert!(callback.text().await.expect("html").contains("url=/console/"));
+    // A token the SSO did not sign is refused, and no session is set.
+    let forged_key = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("another key");
+    let forged = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(forged_key.as_ref()))
+        .expect("sign");
+    let refused = http
+        .post(format!("{}/console/login/callback", app.base))
+        .form(&[("id_token", forged.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().get("set-cookie").is_none());
+
+    // The member sees their own task force with its forms, not another's page.
+    let cookie = format!("zhaoshang_session={id_token}");
+    let own = http
+        .get(format!("{}/console/task-forces/automotive", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(own.status(), 200);
+    let own = own.text().await.expect("html");
+    assert!(own.contains("id=\"form-activity\""), "the member's forms");
+    assert!(own.contains("曾智勇"), "the caller's name in the frame");
+    let other_page = http
+        .get(format!("{}/console/task-forces/biomedicine", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(other_page.status(), 403);
+    // A leader reads every task force's page, with no forms.
+    let leader = format!("zhaoshang_session={}", token_for(&app.config, Role::Leader, &[]));
+    let read_only = http
+        .get(format!("{}/console/task-forces/biomedicine", app.base))
+        .header("cookie", &leader)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(read_only.status(), 200);
+    let read_only = read_only.text().await.expect("html");
+    assert!(read_only.contains("项目台账") && !read_only.contains("form-activity"), "a leader reads, records nothing");
+    let _ = std::fs::remove_file(jwks_file);
+}
