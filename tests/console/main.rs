@@ -280,6 +280,9 @@ async fn a_task_force_member_records_an_activity_in_the_browser_and_finds_it_cou
     client.goto(&format!("{}/console/?year=2024", app.base)).await.expect("dashboard");
     assert_eq!(cell(&client, "automotive", "activities").await, before + 1, "automotive's activities");
     assert_eq!(cell(&client, "total", "activities").await, total_before + 1, "the total's activities");
+    client.wait().at_most(STEP_DEADLINE).for_element(Locator::Css("#chart-task-forces canvas")).await.expect("a chart");
+    client.execute("document.getElementById('charts').scrollIntoView();", vec![]).await.expect("scroll");
+    save_screenshot(&client, "dashboard-charts").await;
 
     // A bad amount is refused, with the API's message beside the field, and nothing is written.
     client.goto(&format!("{}/console/task-forces/automotive?year=2024", app.base)).await.expect("task force page");

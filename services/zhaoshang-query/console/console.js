@@ -172,13 +172,17 @@
     const byTaskForce = echarts.init(document.getElementById("chart-task-forces"));
     const byMeasure = echarts.init(document.getElementById("chart-measures"));
     const select = document.getElementById("chart-measure");
-    const grid = { left: 40, right: 16, top: 56, bottom: 28 };
-    const legend = { type: "scroll", top: 22 };
+    // No animation: the figures are read, not watched, and a screenshot or a
+    // printout taken at once shows the whole line.
+    const grid = { left: 44, right: 16, top: 64, bottom: 28 };
+    const legend = { type: "scroll", top: 28, left: 0, right: 0 };
+    const title = (text) => ({ text, left: 0, top: 0, textStyle: { fontSize: 14 } });
     function drawTaskForces() {
       const measure = data.measures[select.value];
       byTaskForce.setOption(
         {
-          title: { text: "各专班逐月累计：" + measure.label, textStyle: { fontSize: 14 } },
+          animation: false,
+          title: title("各专班逐月累计：" + measure.label),
           tooltip: { trigger: "axis" },
           legend,
           grid,
@@ -193,7 +197,8 @@
     }
     const withTargets = data.order.filter((code) => data.measures[code].target);
     byMeasure.setOption({
-      title: { text: "全系统各指标逐月完成率（%）", textStyle: { fontSize: 14 } },
+      animation: false,
+      title: title("全系统各指标逐月完成率（%）"),
       tooltip: { trigger: "axis", valueFormatter: (v) => v + "%" },
       legend,
       grid,

@@ -120,7 +120,14 @@ pub(crate) fn colour_class(colour: &str) -> &'static str {
 /// with its gap, coloured by the status board's judgement of that duty.
 pub(crate) fn progress_table(table: &ProgressTable, status: &[DutyStatus]) -> Markup {
     let duty = |task_force: &Option<String>, measure: &str| {
-        task_force.as_ref().and_then(|id| status.iter().find(|d| &d.task_force_id == id && d.duty == measure))
+        // The rhythm duties are judged under their own names, the targets under the measure's.
+        let duty = match measure {
+            "joint_meeting_quarters" => "joint_meeting",
+            "supervision_quarters" => "supervision_inspection",
+            "monthly_reports" => "monthly_report",
+            other => other,
+        };
+        task_force.as_ref().and_then(|id| status.iter().find(|d| &d.task_force_id == id && d.duty == duty))
     };
     html! {
         div.scroll {
@@ -256,7 +263,7 @@ pub(crate) async fn page(
             div.chart-controls {
                 label for="chart-measure" { "指标：" }
                 select #chart-measure {
-                    @for m in &table.measures { option value=(m.code) { (m.label) } }
+                    @for m in &table.measures { option value=(m.code) selected[m.code == "activities"] { (m.label) } }
                 }
             }
             div.charts {
