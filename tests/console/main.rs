@@ -37,6 +37,12 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // chromedriver leads its own process group, and the browser it started
+        // is in it: a test that failed before closing its session must not
+        // leave a chromium behind.
+        if let Some(pid) = self.process.id() {
+            let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+        }
         let _ = self.process.start_kill();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
@@ -54,6 +60,7 @@ async fn start_driver() -> Driver {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
+        .process_group(0)
         .spawn()
         .expect("chromedriver starts");
     let profile = std::env::temp_dir().join(format!("zhaoshang-console-{}", uuid::Uuid::new_v4().simple()));
@@ -82,7 +89,7 @@ async fn browser(driver: &Driver) -> Client {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--lang=zh-CN",
+                "--disable-dev-shm-usage", "--disable-crash-reporter", "--disable-breakpad", "--lang=zh-CN",
                 format!("--user-data-dir={}", driver.profile.display()),
                 "--window-size=1366,768",
             ],
@@ -362,6 +369,35 @@ async fn a_task_force_member_records_an_activity_in_the_browser_and_finds_it_cou
     client.goto(&format!("{}/console/audit", app.base)).await.expect("audit page");
     let refused = text_of(&client, "h1").await;
     assert_eq!(refused, "无权访问");
+
+    // Log out; an auditor logs in and reads the new activity's history and chain.
+    client.goto(&format!("{}/console/", app.base)).await.expect("dashboard");
+    client
+        .find(Locator::Css("form[action='/console/logout'] button"))
+        .await
+        .expect("logout")
+        .click()
+        .await
+        .expect("log out");
+    client.wait().at_most(STEP_DEADLINE).for_element(Locator::Css("textarea#token")).await.expect("the login page");
+    assert!(client.get_named_cookie("zhaoshang_session").await.is_err(), "logging out removes the session");
+    type_into(&client, "textarea#token", &token_for(&app.config, Role::Auditor, &[])).await;
+    client
+        .find(Locator::Css("form[action='/console/login'] button"))
+        .await
+        .expect("login")
+        .click()
+        .await
+        .expect("log in");
+    client.wait().at_most(STEP_DEADLINE).for_element(Locator::Css("table.progress")).await.expect("the dashboard");
+    let activities = app.get("/api/v1/activities?task_force=automotive&year=2024", None).await;
+    let activity = activities.body[0]["id"].as_str().expect("the activity").to_owned();
+    client.goto(&format!("{}/console/audit?type=activity&id={activity}", app.base)).await.expect("audit page");
+    let verdict = wait_for_text(&client, "p.chain-ok", "the chain's verdict").await;
+    assert!(verdict.contains("哈希链完整"), "{verdict}");
+    let history = text_of(&client, "table.audit").await;
+    assert!(history.contains("task_force-user"), "the actor who recorded it: {history}");
+    save_screenshot(&client, "audit").await;
     client.close().await.expect("close the browser");
 }
 
@@ -476,6 +512,32 @@ async fn the_console_session_is_a_cookie_that_writes_only_with_the_console_heade
     let html = history.text().await.expect("html");
     assert!(html.contains("哈希链完整"), "{html}");
     assert!(html.contains("office-user"), "the actor is shown");
+
+    // An inspection's frozen snapshot is a moment the supervision page offers and compares.
+    let inspection = app
+        .post_ok(
+            "/api/v1/meetings",
+            &json!({"kind": "supervision", "task_force_id": "automotive", "on": "2023-06-30", "title": "2023 年第二季度督导检查（汽车）"}),
+        )
+        .await;
+    let inspection_id = inspection.body["aggregate_id"].as_str().expect("the inspection's id").to_owned();
+    let snapshot = http
+        .get(format!(
+            "{}/console/supervision?year=2023&from_inspection={inspection_id}&consistent_with={}",
+            app.base,
+            inspection.sequence()
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(snapshot.status(), 200);
+    let html = snapshot.text().await.expect("html");
+    assert!(html.contains("2023 年第二季度督导检查（汽车）") && html.contains("id=\"comparison\""), "{html}");
+    assert!(
+        html.contains(&format!("from_inspection={inspection_id}&amp;format=xlsx")) || html.contains("format=xlsx"),
+        "the XLSX link"
+    );
 
     // Logging out clears the cookie.
     let logout =
