@@ -423,6 +423,17 @@ async fn the_console_session_is_a_cookie_that_writes_only_with_the_console_heade
         .expect("post");
     assert_eq!(refused.status(), 401);
     assert!(refused.headers().get("set-cookie").is_none());
+    // Another site's form cannot log the browser in, even with a valid token (login CSRF).
+    let valid = token_for(&app.config, Role::Office, &[]);
+    let cross_site = http
+        .post(format!("{}/console/login", app.base))
+        .header("origin", "https://evil.example")
+        .form(&[("token", valid.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(cross_site.status(), 403);
+    assert!(cross_site.headers().get("set-cookie").is_none());
 
     // A good token: the cookie, HttpOnly and SameSite=Strict, and back to where the browser was going.
     let token = token_for(&app.config, Role::Office, &[]);

@@ -118,7 +118,7 @@ pub(crate) fn colour_class(colour: &str) -> &'static str {
 
 /// 附件1 as a table: one column per measure, each cell `actual / target`
 /// with its gap, coloured by the status board's judgement of that duty.
-pub(crate) fn progress_table(table: &ProgressTable, status: &[DutyStatus]) -> Markup {
+pub(crate) fn progress_table(table: &ProgressTable, status: &[DutyStatus], caller: &Caller) -> Markup {
     let duty = |task_force: &Option<String>, measure: &str| {
         // The rhythm duties are judged under their own names, the targets under the measure's.
         let duty = match measure {
@@ -143,7 +143,7 @@ pub(crate) fn progress_table(table: &ProgressTable, status: &[DutyStatus]) -> Ma
                         @let id = row.task_force_id.clone().unwrap_or_else(|| "total".to_owned());
                         tr class=@if row.task_force_id.is_none() { "total" } {
                             th.name {
-                                @if let Some(tf) = &row.task_force_id {
+                                @if let Some(tf) = row.task_force_id.as_ref().filter(|tf| super::may_see_task_force(caller, tf)) {
                                     a href=(format!("/console/task-forces/{tf}")) { (row.name) }
                                 } @else { (row.name) }
                             }
@@ -180,7 +180,7 @@ pub(crate) fn legend() -> Markup {
     }
 }
 
-pub(crate) fn reminders_table(items: &[&DutyStatus], with_task_force: bool) -> Markup {
+pub(crate) fn reminders_table(items: &[&DutyStatus], with_task_force: bool, caller: &Caller) -> Markup {
     html! {
         @if items.is_empty() {
             p.muted { "没有到期或滞后的事项。" }
@@ -197,7 +197,11 @@ pub(crate) fn reminders_table(items: &[&DutyStatus], with_task_force: bool) -> M
                             tr {
                                 td class=(colour_class(item.colour)) { (item.colour_label) }
                                 @if with_task_force {
-                                    td { a href=(format!("/console/task-forces/{}", item.task_force_id)) { (item.task_force_name) } }
+                                    td {
+                                        @if super::may_see_task_force(caller, &item.task_force_id) {
+                                            a href=(format!("/console/task-forces/{}", item.task_force_id)) { (item.task_force_name) }
+                                        } @else { (item.task_force_name) }
+                                    }
                                 }
                                 td { (item.duty_label) }
                                 td.nowrap { (item.period) }
@@ -256,7 +260,7 @@ pub(crate) async fn page(
         section #progress {
             h2 { "附件1 科技系统科技招商工作进度统计表" }
             (legend())
-            (progress_table(&table, &status.items))
+            (progress_table(&table, &status.items, &caller))
         }
         section #charts {
             h2 { "进度走势（逐月累计）" }
@@ -299,7 +303,7 @@ pub(crate) async fn page(
             }
             section #reminders {
                 h2 { "到期与滞后提醒（" (date) "）" }
-                (reminders_table(&due(&status.items), true))
+                (reminders_table(&due(&status.items), true, &caller))
             }
         }
         script src="/console/assets/echarts.min.js" defer {}

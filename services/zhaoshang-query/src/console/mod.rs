@@ -323,6 +323,18 @@ fn over_https(headers: &HeaderMap) -> bool {
     forwarded_proto || forwarded
 }
 
+/// Whether a form was posted from this site: its `Origin` (when the browser
+/// sends one) names the host the request was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    // Behind a reverse proxy the public host is in X-Forwarded-Host.
+    let forwarded =
+        headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(str::trim);
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    [forwarded, host].into_iter().flatten().any(|h| !h.is_empty() && origin_host.eq_ignore_ascii_case(h))
+}
+
 /// The `Set-Cookie` value of a session holding `token` until it expires.
 fn session_cookie(token: &str, lifetime_seconds: u64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
@@ -382,6 +394,12 @@ async fn login_with_token(
     Form(form): Form<TokenLogin>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
+    // Login CSRF: another site's form must not log the browser in as someone
+    // else. A browser names the form's origin; it must be this host.
+    if !same_origin(&headers) {
+        let message = "登录请求来自其他网站，已拒绝。请在本站登录页粘贴令牌。";
+        return (StatusCode::FORBIDDEN, login_form(&service.console, &next, Some(message))).into_response();
+    }
     let then = {
         let next = next.clone();
         move || redirect(&next)
@@ -449,6 +467,17 @@ mod tests {
         assert_eq!(wan_yuan(12_345), "1.2345");
         assert_eq!(wan_yuan(10_500), "1.05");
         assert_eq!(wan_yuan(-20_000), "-2");
+    }
+
+    #[test]
+    fn a_login_form_from_another_site_is_not_same_origin() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(same_origin(&headers), "no Origin: not a cross-site browser form");
+        headers.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(same_origin(&headers));
+        headers.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(!same_origin(&headers));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use maud::{Markup, html};
 use zhaoshang_http::ApiError;
-use zhaoshang_http::auth::Caller;
+use zhaoshang_http::auth::{Caller, Role};
 use zhaoshang_read_model::queries::{ProjectFilter, ProjectView};
 
 use super::dashboard::{colour_class, due, judged_on, plan_years, progress_error, reminders_table};
@@ -342,7 +342,7 @@ pub(crate) async fn page(
         section #progress {
             h2 { "本专班进度（附件1）" }
             (super::dashboard::legend())
-            (super::dashboard::progress_table(&own_table, &status.items))
+            (super::dashboard::progress_table(&own_table, &status.items, &caller))
         }
         section #people {
             h2 { "专班人员与单位" }
@@ -374,6 +374,9 @@ pub(crate) async fn page(
                                 td {
                                     details {
                                         summary { (project.name.as_deref().unwrap_or(&project.id)) }
+                                        @if matches!(caller.role, Role::Auditor | Role::Admin) {
+                                            p { a href=(format!("/console/audit?type=project&id={}", project.id)) { "审计追溯此项目" } }
+                                        }
                                         h4 { "阶段记录" }
                                         ol.steps {
                                             @for step in steps {
@@ -485,7 +488,7 @@ pub(crate) async fn page(
         }
         section #reminders {
             h2 { "提醒（" (date) "）" }
-            (reminders_table(&due(&status.items), false))
+            (reminders_table(&due(&status.items), false, &caller))
             details {
                 summary { "全部职责（" (status.items.len()) " 项）" }
                 div.scroll { table.list {
