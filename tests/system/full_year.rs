@@ -7,6 +7,7 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use serde_json::{Value, json};
+use zhaoshang_read_model::progress::PeriodRequest;
 use zhaoshang_tests::TestApp;
 
 const A: &str = "automotive";
@@ -368,4 +369,18 @@ async fn a_full_year_for_two_task_forces_adds_up_in_every_report() {
     let x3 = download(&app, "/api/v1/reports/attachment-3?format=xlsx", token).await;
     let receipt = cells_text(&workbook(&x3).worksheet_range("附件3 联络员回执").expect("the sheet"));
     assert!(receipt.iter().any(|c| c == "王联络"), "附件3 names automotive's liaison");
+
+    // The temporal facts that today's figures come from agree with the
+    // current state tables, row by row, for the year and the whole plan.
+    let read_model = &app.running.read_model;
+    for request in [PeriodRequest::Year(2023), PeriodRequest::Years(2022, 2024)] {
+        let facts = read_model.progress(request).await.expect("progress");
+        let state = read_model.progress_from_state_tables(request).await.expect("progress");
+        assert_eq!(serde_json::to_value(&facts.rows).ok(), serde_json::to_value(&state.rows).ok(), "{request:?}");
+        assert_eq!(serde_json::to_value(&facts.total).ok(), serde_json::to_value(&state.total).ok(), "{request:?}");
+    }
+    // And folding every step of the ledger gives today's 附件2.
+    let today = app.get("/api/v1/reports/attachment-2?format=json", Some(token)).await.body;
+    let folded = app.get("/api/v1/reports/attachment-2?format=json&as_of=2100-01-01", Some(token)).await.body;
+    assert_eq!(today["rows"], folded["rows"]);
 }

@@ -62,6 +62,17 @@ async fn a_change_of_investor_counts_as_a_new_signing_and_every_step_is_reported
     let project = app.get("/api/v1/projects/c1", Some(token)).await.body;
     assert_eq!(project["signed_investment_yuan"], 130_000_000);
     assert_eq!(project["contracted_investment_yuan"], 130_000_000, "the old signing's figure is gone: {project}");
+    // 附件2 folded from every step (as of a far date) equals today's ledger,
+    // across the change of investor; as of April it stood in negotiation.
+    let today = app.get("/api/v1/reports/attachment-2?format=json", Some(token)).await.body;
+    let folded = app.get("/api/v1/reports/attachment-2?format=json&as_of=2100-01-01", Some(token)).await.body;
+    assert_eq!(today["rows"], folded["rows"]);
+    let april = app.get("/api/v1/reports/attachment-2?format=json&as_of=2023-04-30", Some(token)).await.body;
+    assert_eq!(april["rows"][0]["stage"], "negotiating", "{april}");
+    assert_eq!(april["rows"][0]["first_signed_on"], Value::Null);
+    let march = app.get("/api/v1/reports/attachment-2?format=json&as_of=2023-03-31", Some(token)).await.body;
+    assert_eq!(march["rows"][0]["stage"], "signed");
+    assert_eq!(march["rows"][0]["contracted_investment_yuan"], 120_000_000);
 
     let alerts = app.get("/api/v1/alerts", Some(token)).await.body;
     let kinds: Vec<&str> = alerts.as_array().expect("a list").iter().filter_map(|a| a["kind"].as_str()).collect();

@@ -166,6 +166,34 @@ async fn a_fact_backdated_into_q2_after_the_inspection_changes_as_of_but_not_as_
     let attachment: Value = app.client.get(url).send().await.expect("sent").json().await.expect("json");
     assert_eq!(actual(&attachment, "automotive", "activities"), 1);
 
+    // 附件2 as it stood: the reserve entry of 20 June was not known at the
+    // inspection; on 15 May the first project stood at its registration.
+    let reserve = |body: &Value, id: &str| {
+        body["rows"].as_array().and_then(|rows| rows.iter().find(|r| r["id"] == id)).cloned().unwrap_or(Value::Null)
+    };
+    let then = ok(
+        &app,
+        &format!("/api/v1/reports/attachment-2?format=json&as_of=2023-06-30&known_at={}", encode(recorded_at)),
+        last,
+    )
+    .await;
+    assert_eq!(reserve(&then, "q2")["reserve_entered_on"], Value::Null, "{then}");
+    assert_eq!(then["total"]["in_reserve"], 0);
+    let now = ok(&app, "/api/v1/reports/attachment-2?format=json&as_of=2023-06-30", last).await;
+    assert_eq!(reserve(&now, "q2")["reserve_entered_on"], "2023-06-20");
+    assert_eq!(now["total"]["in_reserve"], 1);
+    let may = ok(&app, "/api/v1/reports/attachment-2?format=json&as_of=2023-05-15", last).await;
+    assert_eq!(reserve(&may, "q1")["stage"], "company_registered", "{may}");
+    assert_eq!(reserve(&may, "q1")["construction_started_on"], Value::Null);
+    assert_eq!(reserve(&may, "q1")["qualifies"], true);
+    let january = ok(&app, "/api/v1/reports/attachment-2?format=json&as_of=2023-01-31", last).await;
+    assert_eq!(reserve(&january, "q1")["stage"], "negotiating");
+    assert_eq!(reserve(&january, "q2"), Value::Null, "led in on 6 February");
+    // With nothing asked, the as-of fold and today's rows agree.
+    let today = ok(&app, "/api/v1/reports/attachment-2?format=json", last).await;
+    let folded = ok(&app, "/api/v1/reports/attachment-2?format=json&as_of=2100-01-01", last).await;
+    assert_eq!(today["rows"], folded["rows"], "folding every step gives today's ledger");
+
     // The board: the escalation was open when the inspection was recorded,
     // closed now.
     let board_then = ok(

@@ -26,3 +26,22 @@ CREATE INDEX progress_facts_retracted ON progress_facts (retracted_seq) WHERE re
 
 -- "Known at" a time: the last event recorded by then.
 CREATE INDEX event_log_recorded_at ON event_log (recorded_at);
+
+-- The facts of events already projected cannot be derived from the state
+-- tables (their sequences are not there), so an existing deployment replays
+-- the stream once: every projected table is emptied and the checkpoint goes
+-- back to 0; the projector then applies the whole stream again at its next
+-- start (the lag shows on /readyz). The stream is the truth; the signed tree
+-- heads' copy is kept. A new schema has nothing to empty.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT tablename FROM pg_tables
+             WHERE schemaname = current_schema()
+               AND tablename NOT IN ('_sqlx_migrations', 'audit_tree_heads', 'progress_facts')
+    LOOP
+        EXECUTE format('TRUNCATE %I', t);
+    END LOOP;
+END
+$$;

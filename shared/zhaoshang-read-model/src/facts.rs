@@ -21,7 +21,7 @@
 //! event that made it count, whatever the batch boundaries (a rebuild gives
 //! the same rows as the live projection).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
 use sqlx::{Postgres, Transaction};
@@ -131,16 +131,22 @@ pub(crate) async fn write(ops: &[FactOp], tx: &mut Transaction<'_, Postgres>) ->
     if ops.is_empty() {
         return Ok(());
     }
+    // A project whose first event in this batch is its lead is new: it has
+    // no row and no facts yet, so nothing needs reading for it (a rebuild's
+    // batches are mostly such projects).
+    let mut new_projects: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for op in ops {
+        if let FactOp::Project { project, change, .. } = op {
+            if seen.insert(project.as_str()) && matches!(change, ProjectChange::Lead { .. }) {
+                new_projects.insert(project.as_str());
+            }
+        }
+    }
     let project_ids: Vec<String> = {
-        let mut ids: Vec<String> = ops
-            .iter()
-            .filter_map(|op| match op {
-                FactOp::Project { project, .. } => Some(project.clone()),
-                _ => None,
-            })
-            .collect();
+        let mut ids: Vec<String> =
+            seen.iter().filter(|p| !new_projects.contains(*p)).map(|p| (*p).to_owned()).collect();
         ids.sort();
-        ids.dedup();
         ids
     };
     let mut projects: HashMap<String, ProjectState> = HashMap::new();
@@ -168,7 +174,10 @@ pub(crate) async fn write(ops: &[FactOp], tx: &mut Transaction<'_, Postgres>) ->
         .iter()
         .filter_map(|op| match op {
             FactOp::RetractSource { source, .. } => Some(source.clone()),
-            FactOp::Project { project, .. } => Some(project_source(project)),
+            FactOp::Project { project, .. } if !new_projects.contains(project.as_str()) => {
+                Some(project_source(project))
+            }
+            FactOp::Project { .. } => None,
             FactOp::Insert { .. } => None,
         })
         .collect();

@@ -9,9 +9,13 @@
 //! raised on the project (with whom is asked to help) and, for a stalled or
 //! dropped project, the reason.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::PgPool;
+
+use zhaoshang_read_model::progress::Knowledge;
 
 use super::sheet::{Column, ColumnKind, Sheet, Value};
 
@@ -87,6 +91,10 @@ pub struct ReserveTable {
     pub title: &'static str,
     /// The stream sequence the read models stood on (at least).
     pub as_of_sequence: u64,
+    /// When asked "as known at": the last event taken into account.
+    pub known_at_sequence: Option<u64>,
+    /// When asked "as of" a date: only steps taken by then.
+    pub as_of: Option<NaiveDate>,
     /// The projects.
     pub rows: Vec<ReserveRow>,
     /// The totals row.
@@ -150,8 +158,159 @@ ORDER BY t.number NULLS LAST, p.lead_on, p.id";
 /// # Errors
 /// When PostgreSQL fails.
 pub async fn read(pool: &PgPool, filter: &ReserveFilter, as_of_sequence: u64) -> Result<ReserveTable, sqlx::Error> {
-    let mut rows: Vec<ReserveRow> =
-        sqlx::query_as(RESERVE_SQL).bind(&filter.task_force_id).bind(filter.year).fetch_all(pool).await?;
+    read_at(pool, filter, as_of_sequence, Knowledge::default()).await
+}
+
+/// A project step as the as-of fold reads it.
+#[derive(sqlx::FromRow)]
+struct Step {
+    project_id: String,
+    event_type: String,
+    stage: Option<String>,
+    occurred_on: NaiveDate,
+    amount_yuan: Option<i64>,
+    note: Option<String>,
+    sequence: i64,
+}
+
+/// Folds a project's steps (in the order they were recorded) into the
+/// ledger's columns as they stood: the same rules as the projection (a
+/// change of investor clears the signing and sends a signed project back to
+/// negotiation; the next signing is a first signing again).
+fn fold(row: &mut ReserveRow, steps: &[&Step], qualifies: Option<bool>) {
+    let code = |t: &str| t.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches(".v").to_owned();
+    row.negotiating_on = None;
+    row.first_signed_on = None;
+    row.contract_signed_on = None;
+    row.company_registered_on = None;
+    row.construction_started_on = None;
+    row.producing_on = None;
+    row.reserve_entered_on = None;
+    row.funds_arrived_yuan = None;
+    row.status = Some("active".to_owned());
+    row.qualifies = None;
+    let (mut signed, mut contract, mut increased) = (None::<i64>, None::<i64>, 0i64);
+    for step in steps {
+        if let Some(stage) = &step.stage {
+            row.stage = Some(stage.clone());
+        }
+        match code(&step.event_type).as_str() {
+            "project.lead_recorded" => row.lead_on = Some(step.occurred_on),
+            "project.negotiation_started" => row.negotiating_on = Some(step.occurred_on),
+            "project.signed" => {
+                if step.stage.is_some() {
+                    // The latest first signing by then decides (an earlier
+                    // one was cleared by the change of investor after it).
+                    row.qualifies = qualifies;
+                    row.first_signed_on = Some(step.occurred_on);
+                    signed = step.amount_yuan;
+                } else if step.note.as_deref() == Some("contract") {
+                    contract = step.amount_yuan;
+                }
+                if step.note.as_deref() == Some("contract") {
+                    row.contract_signed_on = Some(step.occurred_on);
+                }
+            }
+            "project.company_registered" => row.company_registered_on = Some(step.occurred_on),
+            "project.construction_started" => row.construction_started_on = Some(step.occurred_on),
+            "project.production_started" => row.producing_on = Some(step.occurred_on),
+            "project.funds_arrived" => {
+                row.funds_arrived_yuan = Some(row.funds_arrived_yuan.unwrap_or(0) + step.amount_yuan.unwrap_or(0));
+            }
+            "project.investment_increased" => increased += step.amount_yuan.unwrap_or(0),
+            "project.reserve_entered" => row.reserve_entered_on = Some(step.occurred_on),
+            "project.stalled" => row.status = Some("stalled".to_owned()),
+            "project.resumed" => row.status = Some("active".to_owned()),
+            "project.dropped" => row.status = Some("dropped".to_owned()),
+            "project.investor_changed" => {
+                if row.first_signed_on.is_some() {
+                    row.stage = Some("negotiating".to_owned());
+                }
+                row.first_signed_on = None;
+                row.contract_signed_on = None;
+                row.qualifies = None;
+                (signed, contract, increased) = (None, None, 0);
+            }
+            _ => {}
+        }
+    }
+    row.contracted_investment_yuan = match (signed, contract) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0)) + increased),
+    };
+    if let Some(latest) = steps.iter().max_by_key(|s| (s.occurred_on, s.sequence)) {
+        row.latest_step_type = Some(latest.event_type.clone());
+        row.latest_step_on = Some(latest.occurred_on);
+        row.latest_step_note = latest.note.clone();
+    }
+}
+
+/// Reads the reserve as known at a sequence and/or as of a date: the
+/// stages, dates, funds, status and open problems from the steps recorded
+/// by then and taken by then; a project not yet recorded (or led in later)
+/// is left out. Names, investors and owners are today's.
+///
+/// # Errors
+/// When PostgreSQL fails.
+pub async fn read_at(
+    pool: &PgPool,
+    filter: &ReserveFilter,
+    as_of_sequence: u64,
+    knowledge: Knowledge,
+) -> Result<ReserveTable, sqlx::Error> {
+    let everything = knowledge == Knowledge::default();
+    let mut rows: Vec<ReserveRow> = sqlx::query_as(RESERVE_SQL)
+        .bind(&filter.task_force_id)
+        .bind(if everything { filter.year } else { None })
+        .fetch_all(pool)
+        .await?;
+    if !everything {
+        let known = knowledge.known_sequence.and_then(|s| i64::try_from(s).ok()).unwrap_or(i64::MAX);
+        let steps: Vec<Step> = sqlx::query_as(
+            "SELECT project_id, event_type, stage, occurred_on, amount_yuan, note, sequence FROM project_steps
+             WHERE sequence <= $1 AND ($2::date IS NULL OR occurred_on <= $2) ORDER BY project_id, sequence",
+        )
+        .bind(known)
+        .bind(knowledge.as_of)
+        .fetch_all(pool)
+        .await?;
+        let qualifies: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT DISTINCT ON (project_id) project_id, qualifies FROM project_signings
+             WHERE sequence <= $1 AND ($2::date IS NULL OR signed_on <= $2) ORDER BY project_id, sequence DESC",
+        )
+        .bind(known)
+        .bind(knowledge.as_of)
+        .fetch_all(pool)
+        .await?;
+        let problems: Vec<(String, String)> = sqlx::query_as(
+            "SELECT project_id, string_agg(description || COALESCE('（需' || help_from || '协调）', ''), '；'
+                 ORDER BY raised_sequence)
+             FROM project_problems
+             WHERE raised_sequence <= $1 AND ($2::date IS NULL OR raised_on <= $2)
+               AND NOT (resolved_sequence IS NOT NULL AND resolved_sequence <= $1
+                        AND ($2::date IS NULL OR resolved_on <= $2))
+             GROUP BY project_id",
+        )
+        .bind(known)
+        .bind(knowledge.as_of)
+        .fetch_all(pool)
+        .await?;
+        let mut by_project: HashMap<&str, Vec<&Step>> = HashMap::new();
+        for step in &steps {
+            by_project.entry(step.project_id.as_str()).or_default().push(step);
+        }
+        let qualifies: HashMap<String, bool> = qualifies.into_iter().collect();
+        let problems: HashMap<String, String> = problems.into_iter().collect();
+        rows.retain_mut(|row| {
+            let Some(steps) = by_project.get(row.id.as_str()) else { return false };
+            if !steps.iter().any(|s| s.event_type.starts_with("project.lead_recorded")) {
+                return false;
+            }
+            fold(row, steps, qualifies.get(&row.id).copied());
+            row.problems = problems.get(&row.id).cloned();
+            filter.year.is_none_or(|y| row.reserve_entered_on.is_some_and(|d| chrono::Datelike::year(&d) == y))
+        });
+    }
     for row in &mut rows {
         row.latest_progress = latest_progress(row);
     }
@@ -168,7 +327,14 @@ pub async fn read(pool: &PgPool, filter: &ReserveFilter, as_of_sequence: u64) ->
         funds_arrived_yuan: funds,
         funds_arrival_rate_percent: rate(funds, contracted),
     };
-    Ok(ReserveTable { title: TITLE, as_of_sequence, rows, total })
+    Ok(ReserveTable {
+        title: TITLE,
+        as_of_sequence,
+        known_at_sequence: knowledge.known_sequence,
+        as_of: knowledge.as_of,
+        rows,
+        total,
+    })
 }
 
 /// Funds arrived against contracted, percent rounded to two decimals.

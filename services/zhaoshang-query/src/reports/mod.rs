@@ -177,7 +177,7 @@ async fn attachment_2(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     use DownloadFormat::{Csv, Json, Xlsx};
-    let p = Params::new(q.clone(), &["task_force", "year", "format"])?;
+    let p = Params::new(q.clone(), &["task_force", "year", "format", "as_of", "known_at"])?;
     let filter = ReserveFilter { task_force_id: p.text("task_force"), year: p.year("year")? };
     let format = DownloadFormat::from_params(&p, &[Xlsx, Csv, Json])?;
     consistent(&s, &q).await?;
@@ -195,9 +195,15 @@ async fn attachment_2(
         scope = format!("{scope}（{year}年入库）");
         ascii_scope = format!("{ascii_scope}-{year}");
     }
+    let knowledge = crate::temporal::knowledge(&s, &p).await?;
+    if let Some(day) = knowledge.as_of {
+        scope = format!("{scope}（截至{day}）");
+        ascii_scope = format!("{ascii_scope}-{day}");
+    }
     let as_of = s.read_model().checkpoint().await.map_err(database)?;
-    let table: ReserveTable =
-        attachment_2::read(s.read_model().pool(), &filter, as_of).await.map_err(|e| database(e.into()))?;
+    let table: ReserveTable = attachment_2::read_at(s.read_model().pool(), &filter, as_of, knowledge)
+        .await
+        .map_err(|e| database(e.into()))?;
     if format == Json {
         return Ok(axum::Json(table).into_response());
     }
@@ -366,7 +372,10 @@ pub fn document(docs: &mut OpenApiBuilder) {
             q("task_force", "只列该专班的项目（专班编号，如 automotive）", "string"),
             q("year", "只列该年入库的项目", "integer"),
             q("format", "xlsx（默认）、csv、json", "string"),
-        ],
+        ]
+        .into_iter()
+        .chain(crate::temporal::knowledge_params())
+        .collect(),
     );
     add(
         docs,
