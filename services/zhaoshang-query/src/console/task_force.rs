@@ -339,6 +339,15 @@ pub(crate) async fn page(
             }
         }
         p.muted { "产业链：" (task_force.chain) "；成立于 " (task_force.established_on) "。以下为 " (year) " 年的记录，颜色按 " (date) " 判断。" }
+        nav.sections {
+            @for (anchor, label) in [
+                ("progress", "进度"), ("people", "人员"), ("ledger", "项目台账"), ("activities", "招商活动"),
+                ("meetings", "会议"), ("dockings", "精准对接"), ("monthly-reports", "月度报告"), ("reminders", "提醒"),
+            ] {
+                a href=(format!("#{anchor}")) { (label) }
+            }
+            @if may_record_for(&caller, &id) { a href="#forms" { "登记" } }
+        }
         section #progress {
             h2 { "本专班进度（附件1）" }
             (super::dashboard::legend())
