@@ -56,6 +56,8 @@ pub fn unique_config() -> Config {
         digest_every_seconds: 3600,
         log_format: zhaoshang::config::LogFormat::Text,
         projector_max_batch: 4000,
+        console_sso_login_url: None,
+        console_secure_cookie: false,
     }
 }
 

@@ -20,6 +20,8 @@ pub mod personal_data;
 
 pub mod audit;
 
+pub mod console;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -59,6 +61,8 @@ pub struct QueryService {
     store: Option<EventStore>,
     /// The largest lag at which the service still calls itself ready.
     ready_lag: u64,
+    /// The web console's settings (single sign-on, cookie).
+    console: std::sync::Arc<console::ConsoleSettings>,
 }
 
 /// The lag, in events, above which `/readyz` answers 503 by default.
@@ -114,7 +118,13 @@ impl QueryService {
                 }
             }
         });
-        Ok(Self { read_model, checkpoint: receiver, store: None, ready_lag: DEFAULT_READY_LAG })
+        Ok(Self {
+            read_model,
+            checkpoint: receiver,
+            store: None,
+            ready_lag: DEFAULT_READY_LAG,
+            console: std::sync::Arc::default(),
+        })
     }
 
     /// Measures the projection lag against `store`, and declares the service
@@ -123,6 +133,13 @@ impl QueryService {
     pub fn with_event_store(mut self, store: EventStore, ready_lag: u64) -> Self {
         self.store = Some(store);
         self.ready_lag = ready_lag;
+        self
+    }
+
+    /// Serves the web console with `settings`.
+    #[must_use]
+    pub fn with_console(mut self, settings: console::ConsoleSettings) -> Self {
+        self.console = std::sync::Arc::new(settings);
         self
     }
 

@@ -63,7 +63,7 @@ pub(crate) async fn knowledge(s: &QueryService, p: &Params) -> Result<Knowledge,
     Ok(Knowledge { known_sequence, as_of })
 }
 
-fn point_request(p: &Params, prefix: &str) -> Result<PointRequest, ApiError> {
+pub(crate) fn point_request(p: &Params, prefix: &str) -> Result<PointRequest, ApiError> {
     let name = |suffix: &str| format!("{prefix}_{suffix}");
     Ok(PointRequest {
         inspection: p.text(&name("inspection")),
@@ -72,7 +72,7 @@ fn point_request(p: &Params, prefix: &str) -> Result<PointRequest, ApiError> {
     })
 }
 
-fn point_error(error: PointError, prefix: &str) -> ApiError {
+pub(crate) fn point_error(error: PointError, prefix: &str) -> ApiError {
     match error {
         PointError::NoInspection(id) => ApiError::invalid(
             &format!("{prefix}_inspection"),

@@ -99,6 +99,15 @@ pub struct Config {
     /// Most events the projector applies in one PostgreSQL transaction.
     #[arg(long, env = "ZHAOSHANG_PROJECTOR_MAX_BATCH", default_value_t = 4000)]
     pub projector_max_batch: usize,
+    /// The city single sign-on's login address for the web console: its
+    /// login page links there, and the SSO posts the `id_token` back to
+    /// `/console/login/callback` (OIDC `response_mode=form_post`).
+    #[arg(long, env = "ZHAOSHANG_CONSOLE_SSO_LOGIN_URL")]
+    pub console_sso_login_url: Option<String>,
+    /// Mark the console's session cookie `Secure` on every answer, not only
+    /// when the request came over HTTPS (`X-Forwarded-Proto: https`).
+    #[arg(long, env = "ZHAOSHANG_CONSOLE_SECURE_COOKIE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub console_secure_cookie: bool,
 }
 
 /// How callers are authenticated.
@@ -147,6 +156,14 @@ impl Config {
         zhaoshang_projector::ProjectorConfig {
             max_batch: self.projector_max_batch.max(1),
             ..zhaoshang_projector::ProjectorConfig::for_schema(&self.schema)
+        }
+    }
+
+    /// The web console's settings.
+    pub fn console(&self) -> zhaoshang_query::console::ConsoleSettings {
+        zhaoshang_query::console::ConsoleSettings {
+            sso_login_url: self.console_sso_login_url.clone(),
+            secure_cookie: self.console_secure_cookie,
         }
     }
 

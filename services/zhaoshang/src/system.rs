@@ -96,7 +96,8 @@ pub async fn start(
             QueryService::start(read_model.clone(), shutdown.clone())
                 .await
                 .context("failed to start the query service")?
-                .with_event_store(store.clone(), config.ready_lag),
+                .with_event_store(store.clone(), config.ready_lag)
+                .with_console(config.console()),
         )
     } else {
         None
@@ -135,6 +136,9 @@ pub fn app(
         docs.merge(zhaoshang_command::openapi());
     }
     if let Some(query) = query {
+        // The console's HTML pages are left out of /openapi.json: they are for
+        // people, and every fact they show or record has its API operation.
+        router = router.merge(zhaoshang_query::console::router(query.clone(), security.clone()));
         router = router.merge(zhaoshang_query::router(query));
         docs.merge(zhaoshang_query::openapi());
     }

@@ -9,8 +9,16 @@
 //! 3. a write takes a token from the caller's bucket ([`WriteRateLimiter`]);
 //! 4. the [`Caller`] is put into the request for handlers to extract.
 //!
+//! The token comes from the `Authorization: Bearer` header or, for the web
+//! console, from the `zhaoshang_session` cookie ([`SESSION_COOKIE`]). A write
+//! authenticated by the cookie alone must also carry `X-Zhaoshang-Console: 1`
+//! ([`CONSOLE_HEADER`]): a cross-site form can make the browser send the
+//! cookie, never that header (CSRF defence beside `SameSite=Strict`).
+//!
 //! Missing or bad credentials answer 401 with `WWW-Authenticate: Bearer`; a
-//! valid token of a role the path does not admit answers 403. Finer checks
+//! valid token of a role the path does not admit answers 403. A console page
+//! (`/console/...`, HTML) answers instead with a redirect to the login page
+//! and an HTML page saying what is not allowed. Finer checks
 //! (a task force's member writes only its own facts) are the command
 //! service's, against the aggregate's state.
 
@@ -358,6 +366,20 @@ pub const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 /// The paths anyone may call without a token.
 pub const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/openapi.json"];
 
+/// The console's pages that need no session: logging in and out, the SSO's
+/// form_post callback (under `/console/login`), and the static assets.
+pub const CONSOLE_OPEN_PATHS: [&str; 3] = ["/console/login", "/console/logout", "/console/assets"];
+
+/// The cookie holding a console session: the caller's token itself, HttpOnly
+/// and `SameSite=Strict`.
+pub const SESSION_COOKIE: &str = "zhaoshang_session";
+
+/// The header a cookie-authenticated write must carry, with the value `1`.
+pub const CONSOLE_HEADER: &str = "x-zhaoshang-console";
+
+/// The console's login page, where an unauthenticated console page sends the browser.
+pub const CONSOLE_LOGIN_PATH: &str = "/console/login";
+
 /// One line of the policy table.
 #[derive(Debug, Clone)]
 pub struct PolicyRule {
@@ -408,12 +430,15 @@ impl Policy {
     pub fn zhaoshang() -> Self {
         let (get, put, post) = (Some(Method::GET), Some(Method::PUT), Some(Method::POST));
         let mut policy = Self::default();
-        for path in OPEN_PATHS {
+        for path in OPEN_PATHS.into_iter().chain(CONSOLE_OPEN_PATHS) {
             policy = policy.rule(None, path, Access::Open);
         }
         policy = policy
             // Reading the audit trail and the metrics.
             .rule(get.clone(), "/api/v1/audit", Access::Roles(AUDITORS))
+            // The console's audit page shows the same trail; its other pages are
+            // readable by every role (each page shows only what the role may see).
+            .rule(get.clone(), "/console/audit", Access::Roles(AUDITORS))
             .rule(get, "/metrics", Access::Roles(ADMIN))
             // The plan, its leading group, and task forces' establishment (PUT) are the administrator's.
             .rule(put.clone(), "/api/v1/plan-periods", Access::Roles(ADMIN))
@@ -511,6 +536,69 @@ fn bearer(request: &Request) -> Result<&str, TokenError> {
     Ok(token.trim())
 }
 
+/// The value of the cookie `name` among a request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim().trim_matches('"'))
+        .filter(|value| !value.is_empty())
+}
+
+/// Where a request's token comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    /// The `Authorization: Bearer` header: an API client.
+    Bearer,
+    /// The console's session cookie: a browser.
+    SessionCookie,
+}
+
+/// The request's token: the bearer header wins; without one, the console's session cookie.
+fn credentials(request: &Request) -> Result<(&str, Credential), TokenError> {
+    match bearer(request) {
+        Ok(token) => Ok((token, Credential::Bearer)),
+        Err(TokenError::Missing) => cookie(request.headers(), SESSION_COOKIE)
+            .map(|token| (token, Credential::SessionCookie))
+            .ok_or(TokenError::Missing),
+        Err(other) => Err(other),
+    }
+}
+
+/// Whether `path` is one of the console's HTML pages (they answer people, not programs).
+pub fn is_console_page(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
+
+/// Where an unauthenticated console page sends the browser: the login page,
+/// which comes back to `path` (and its query) once logged in.
+fn login_redirect(request: &Request) -> Response {
+    let back = request.uri().path_and_query().map_or("/console/", |p| p.as_str());
+    let next = percent_encoding::utf8_percent_encode(back, percent_encoding::NON_ALPHANUMERIC);
+    let location = format!("{CONSOLE_LOGIN_PATH}?next={next}");
+    (axum::http::StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// A console page a role may not see: a page for a person, not problem+json.
+fn console_forbidden(message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>无权访问</title>\
+         <link rel=\"stylesheet\" href=\"/console/assets/console.css\"></head><body><main class=\"narrow\">\
+         <h1>无权访问</h1><p>{}</p><p><a href=\"/console/\">返回总览</a></p></main></body></html>",
+        html_escape(message)
+    );
+    (axum::http::StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+/// Escapes text for HTML (the only HTML this crate writes is [`console_forbidden`]).
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// The axum middleware: authenticates, authorises by the policy table,
 /// limits writes, and hands the [`Caller`] to the handlers.
 pub async fn middleware(State(security): State<Arc<Security>>, mut request: Request, next: Next) -> Response {
@@ -519,8 +607,12 @@ pub async fn middleware(State(security): State<Arc<Security>>, mut request: Requ
         Access::Open => return next.run(request).await,
         Access::Roles(roles) => roles,
     };
-    let caller = match bearer(&request).and_then(|token| security.authenticator.verify(token)) {
-        Ok(caller) => caller,
+    let console_page = is_console_page(request.uri().path());
+    let (caller, credential) = match credentials(&request)
+        .and_then(|(token, credential)| Ok((security.authenticator.verify(token)?, credential)))
+    {
+        Ok(found) => found,
+        Err(_) if console_page => return login_redirect(&request),
         Err(error) => return ApiError::from(error).into_response(),
     };
     if !roles.contains(&caller.role) {
@@ -535,9 +627,25 @@ pub async fn middleware(State(security): State<Arc<Security>>, mut request: Requ
                 caller.role.code()
             )
         };
+        if console_page {
+            return console_forbidden(&message);
+        }
         return ApiError::Forbidden { rule: "role_not_allowed", message }.into_response();
     }
     let is_write = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    // A browser sends the cookie with any form a hostile page submits to us;
+    // only our own script can add this header (a cross-site request carrying
+    // it needs a CORS preflight, which nothing here grants).
+    if is_write
+        && credential == Credential::SessionCookie
+        && request.headers().get(CONSOLE_HEADER).is_none_or(|value| value.as_bytes() != b"1")
+    {
+        return ApiError::Forbidden {
+            rule: "console_header_required",
+            message: "以登录会话（Cookie）提交的写操作须带 X-Zhaoshang-Console: 1 请求头 (a cookie-authenticated write needs the X-Zhaoshang-Console: 1 header)".to_owned(),
+        }
+        .into_response();
+    }
     if is_write {
         if let Err(wait) = security.limiter.take(&caller.sub) {
             let seconds = u32::try_from(wait.as_secs() + 1).unwrap_or(u32::MAX);
@@ -667,6 +775,28 @@ mod tests {
         assert_eq!(policy.access(&Method::POST, "/api/v1/some-new-thing"), Access::Roles(&[]));
         assert_eq!(policy.access(&Method::GET, "/api/v1/some-new-thing"), Access::Roles(READERS));
         assert_eq!(policy.access(&Method::DELETE, "/api/v1/projects/x"), Access::Roles(&[]));
+        // The console: logging in (and the SSO callback) and its assets need no
+        // session; its pages need one; the audit page only the auditors.
+        assert_eq!(policy.access(&Method::GET, "/console/login"), Access::Open);
+        assert_eq!(policy.access(&Method::POST, "/console/login/callback"), Access::Open);
+        assert_eq!(policy.access(&Method::GET, "/console/assets/echarts.min.js"), Access::Open);
+        assert_eq!(policy.access(&Method::GET, "/console/"), Access::Roles(READERS));
+        assert_eq!(policy.access(&Method::GET, "/console/audit"), Access::Roles(AUDITORS));
+        assert_eq!(policy.access(&Method::POST, "/console/task-forces/automotive"), Access::Roles(&[]));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others_and_an_empty_one_is_none() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.append(header::COOKIE, "theme=dark; zhaoshang_session=abc.def.ghi".parse().expect("header"));
+        headers.append(header::COOKIE, "other=1".parse().expect("header"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc.def.ghi"));
+        assert_eq!(cookie(&headers, "other"), Some("1"));
+        let mut empty = axum::http::HeaderMap::new();
+        empty.append(header::COOKIE, "zhaoshang_session=".parse().expect("header"));
+        assert_eq!(cookie(&empty, SESSION_COOKIE), None);
+        assert!(is_console_page("/console/"));
+        assert!(!is_console_page("/consoles"));
     }
 
     #[test]

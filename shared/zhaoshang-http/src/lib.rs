@@ -156,7 +156,8 @@ impl ApiError {
         Self::InvalidField { field: field.to_owned(), rule: rule.to_owned(), message: message.into() }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidField { .. } | Self::NotAllowed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { status, .. } => *status,
