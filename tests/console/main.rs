@@ -79,8 +79,6 @@ async fn start_driver() -> Driver {
 }
 
 async fn browser(driver: &Driver) -> Client {
-    // Two TLS back-ends are in the test's tree (see the workspace manifest): name one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".to_owned(),
@@ -95,8 +93,9 @@ async fn browser(driver: &Driver) -> Client {
             ],
         }),
     );
-    let client = ClientBuilder::rustls()
-        .expect("a TLS configuration")
+    // chromedriver listens on loopback over plain HTTP.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
         .capabilities(capabilities)
         .connect(&driver.url)
         .await
