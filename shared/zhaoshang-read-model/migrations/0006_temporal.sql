@@ -8,9 +8,14 @@
 CREATE TABLE progress_facts (
     recorded_seq  bigint NOT NULL,
     ordinal       int NOT NULL,
-    measure       text NOT NULL,
-    task_force_id text,
-    distinct_key  text NOT NULL,
+    -- Codes and keys compare byte for byte (COLLATE "C"): the counts group
+    -- and de-duplicate them, and no human ever sorts them.
+    measure       text COLLATE "C" NOT NULL,
+    task_force_id text COLLATE "C",
+    distinct_key  text COLLATE "C" NOT NULL,
+    -- Whether another fact of the measure may share the key (an enterprise
+    -- docked twice, two meetings in a quarter): only these need de-duplicating.
+    repeats       boolean NOT NULL,
     counts_in     date NOT NULL,
     occurred_on   date NOT NULL,
     source        text NOT NULL,
@@ -20,7 +25,7 @@ CREATE TABLE progress_facts (
 -- The counts read a period's facts; the covering index answers them from the
 -- index alone.
 CREATE INDEX progress_facts_period ON progress_facts (counts_in)
-    INCLUDE (measure, task_force_id, distinct_key, occurred_on, recorded_seq, retracted_seq);
+    INCLUDE (repeats, measure, task_force_id, distinct_key, occurred_on, recorded_seq, retracted_seq);
 CREATE INDEX progress_facts_open_source ON progress_facts (source) WHERE retracted_seq IS NULL;
 CREATE INDEX progress_facts_retracted ON progress_facts (retracted_seq) WHERE retracted_seq IS NOT NULL;
 

@@ -294,9 +294,11 @@ pub(crate) async fn write(ops: &[FactOp], tx: &mut Transaction<'_, Postgres>) ->
         }
         sqlx::query(
             "INSERT INTO progress_facts (recorded_seq, ordinal, measure, task_force_id, distinct_key, counts_in,
-                 occurred_on, source, retracted_seq)
-             SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::date[],
-                 $7::date[], $8::text[], $9::bigint[])
+                 occurred_on, source, retracted_seq, repeats)
+             SELECT *, measure = ANY($10) FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[],
+                 $6::date[], $7::date[], $8::text[], $9::bigint[])
+                 AS u(recorded_seq, ordinal, measure, task_force_id, distinct_key, counts_in, occurred_on, source,
+                      retracted_seq)
              ON CONFLICT (recorded_seq, ordinal) DO NOTHING",
         )
         .bind(col!(|f| f.recorded_seq))
@@ -308,6 +310,7 @@ pub(crate) async fn write(ops: &[FactOp], tx: &mut Transaction<'_, Postgres>) ->
         .bind(col!(|f| f.fact.occurred_on))
         .bind(col!(|f| f.source.clone()))
         .bind(col!(|f| f.retracted_seq))
+        .bind(&REPEATING[..])
         .execute(&mut **tx)
         .await?;
     }
@@ -363,18 +366,37 @@ fn static_measure(code: &str) -> Option<&'static str> {
     FACT_MEASURES.iter().copied().find(|m| *m == code)
 }
 
+/// Measures whose facts may share a key (the same enterprise docked twice,
+/// two meetings in one quarter): counted as distinct keys. Every other
+/// measure's keys are unique (an activity, a signing, a report), so its
+/// facts are simply counted.
+pub(crate) const REPEATING: [&str; 7] = [
+    "target_enterprises_invited",
+    "chain_leaders_met_online",
+    "target_enterprises_docked",
+    "joint_meeting_quarters",
+    "supervision_meeting_quarters",
+    "monthly_report_meeting_months",
+    "briefing_quarters",
+];
+
 /// The count of facts by task force and measure: `$1`..`$2` the period the
 /// facts count in, `$3` the latest day they may have happened (NULL: any),
 /// `$4` the sequence they must be known at. Rows with `total` set are the
-/// whole system's (distinct across task forces).
+/// whole system's (distinct across task forces). Facts with unique keys are
+/// counted in one pass; only the repeating ones are de-duplicated.
 pub(crate) const FACT_COUNT_SQL: &str = "
 WITH f AS (
-    SELECT task_force_id, measure, distinct_key FROM progress_facts
+    SELECT repeats, task_force_id, measure, distinct_key FROM progress_facts
     WHERE counts_in BETWEEN $1 AND $2
       AND ($3::date IS NULL OR occurred_on <= $3)
       AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4))
-SELECT task_force_id, measure, count(*) AS value, false AS total
-FROM (SELECT DISTINCT task_force_id, measure, distinct_key FROM f) d GROUP BY task_force_id, measure
+SELECT task_force_id, measure, count(*) AS value, GROUPING(task_force_id) = 1 AS total
+FROM f WHERE NOT repeats GROUP BY GROUPING SETS ((task_force_id, measure), (measure))
 UNION ALL
-SELECT NULL, measure, count(*), true FROM (SELECT DISTINCT measure, distinct_key FROM f) d GROUP BY measure
+SELECT task_force_id, measure, count(*), false
+FROM (SELECT DISTINCT task_force_id, measure, distinct_key FROM f WHERE repeats) d GROUP BY task_force_id, measure
+UNION ALL
+SELECT NULL, measure, count(*), true
+FROM (SELECT DISTINCT measure, distinct_key FROM f WHERE repeats) d GROUP BY measure
 ";

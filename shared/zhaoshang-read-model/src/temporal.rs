@@ -328,8 +328,12 @@ impl ReadModel {
     /// # Errors
     /// [`ProgressError`].
     pub async fn compare(&self, year: i32, from: Point, to: Point) -> Result<Comparison, ProgressError> {
-        let before = self.progress_at(PeriodRequest::Year(year), from.knowledge()).await?;
-        let after = self.progress_at(PeriodRequest::Year(year), to.knowledge()).await?;
+        // The three reads are independent: each on a connection of its own.
+        let (before, after, (events, events_recorded_between)) = futures::try_join!(
+            self.progress_at(PeriodRequest::Year(year), from.knowledge()),
+            self.progress_at(PeriodRequest::Year(year), to.knowledge()),
+            async { self.difference_events(year, &from, &to).await.map_err(ProgressError::from) },
+        )?;
         let judged = (clamp_to_year(from.judged_on, year), clamp_to_year(to.judged_on, year));
 
         let mut lags_closed = Vec::new();
@@ -392,7 +396,6 @@ impl ReadModel {
             .collect();
         let total = compare_row(&before.total, &after.total, None);
 
-        let (events, events_recorded_between) = self.difference_events(year, &from, &to).await?;
         Ok(Comparison {
             year,
             as_of_sequence: after.as_of_sequence,
