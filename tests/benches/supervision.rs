@@ -273,7 +273,9 @@ async fn run(config: &zhaoshang::config::Config, events: usize) -> anyhow::Resul
         let today_date = NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).expect("a day");
         let from = read_model.resolve_point(&point(&a.id), today_date).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let to = read_model.resolve_point(&point(&b.id), today_date).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let compared = read_model.compare(year, from, to).await?;
+        // As the API answers by default: the figures, and the first 1,000
+        // of the events that made the difference (with their total).
+        let compared = read_model.compare(year, from, to, 1_000).await?;
         comparisons.push(started.elapsed());
         let _: Value = serde_json::to_value(&compared)?;
     }

@@ -267,6 +267,18 @@ async fn a_frozen_snapshot_never_changes_and_a_comparison_lists_exactly_the_even
         [s.backdated_q2_activity, s.platform_reversal, s.reserve_entry, s.august_activity].into();
     assert_eq!(listed, expected, "{compared}");
     assert!(!listed.contains(&s.progress_note), "a progress note changes no figure");
+    assert_eq!(compared["events_total"], 4);
+    assert_eq!(compared["events_truncated"], false);
+    let first_two = ok(
+        &app,
+        &format!("/api/v1/supervision/comparison?year=2023&from_inspection={}&events_limit=2", s.inspection),
+        s.escalation_closure,
+    )
+    .await;
+    assert_eq!(first_two["events"].as_array().map(Vec::len), Some(2));
+    assert_eq!(first_two["events_total"], 4);
+    assert_eq!(first_two["events_truncated"], true);
+    assert_eq!(first_two["events"][0]["sequence"], s.backdated_q2_activity, "oldest first");
     assert_eq!(compared["events_recorded_between"], s.escalation_closure - s.inspection_sequence);
     let automotive = compared["rows"]
         .as_array()
@@ -365,6 +377,7 @@ async fn bad_points_are_refused_with_the_field_and_the_rule() {
         ),
         ("/api/v1/supervision/comparison?from_as_of=2023-06-30&format=pdf", "format", "allowed_values"),
         ("/api/v1/reminders?known_at=2023-07-05", "known_at", "rfc3339_time"),
+        ("/api/v1/supervision/comparison?from_as_of=2023-06-30&events_limit=0", "events_limit", "events_limit_range"),
     ];
     for (path, field, rule) in cases {
         let answer = app.get(path, None).await;

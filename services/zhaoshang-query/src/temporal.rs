@@ -17,6 +17,12 @@ use zhaoshang_read_model::temporal::{Comparison, InspectionSnapshot, InspectionV
 use crate::reports::comparison;
 use crate::{Params, QueryService, consistent, database};
 
+/// Events listed in a JSON comparison unless `events_limit` says otherwise.
+const DEFAULT_EVENTS: usize = 1_000;
+/// The most a comparison lists (a worksheet holds about a million rows; this
+/// keeps a download to a few megabytes).
+const MAX_EVENTS: usize = 100_000;
+
 fn liuzhou_today() -> NaiveDate {
     let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
     Utc::now().with_timezone(&offset).date_naive()
@@ -133,6 +139,7 @@ async fn compare(
             "to_as_of",
             "to_known_at",
             "format",
+            "events_limit",
         ],
     )?;
     let from = point_request(&p, "from")?;
@@ -145,6 +152,15 @@ async fn compare(
         ));
     }
     let format = p.one_of("format", &["json", "xlsx"])?.unwrap_or_else(|| "json".to_owned());
+    // A workbook lists every event (up to a sheet's worth); JSON the first
+    // `events_limit`, with the total beside them.
+    let default_limit = if format == "xlsx" { MAX_EVENTS } else { DEFAULT_EVENTS };
+    let events_limit = match p.text("events_limit") {
+        None => default_limit,
+        Some(text) => text.parse::<usize>().ok().filter(|n| (1..=MAX_EVENTS).contains(n)).ok_or_else(|| {
+            ApiError::invalid("events_limit", "events_limit_range", format!("须为 1 至 {MAX_EVENTS} 之间的整数"))
+        })?,
+    };
     consistent(&s, &q).await?;
     let today = liuzhou_today();
     let read_model = s.read_model();
@@ -154,7 +170,7 @@ async fn compare(
         Some(year) => year,
         None => chrono::Datelike::year(&to.as_of.or(from.as_of).unwrap_or(to.judged_on)),
     };
-    let result: Comparison = read_model.compare(year, from, to).await.map_err(progress_error)?;
+    let result: Comparison = read_model.compare(year, from, to, events_limit).await.map_err(progress_error)?;
     if format == "json" {
         return Ok(Json(result).into_response());
     }
@@ -216,6 +232,11 @@ pub(crate) fn document(docs: &mut OpenApiBuilder) {
         q("to_known_at", "终点：只计此时（含）之前已录入的（RFC 3339）", "string"),
     ]);
     query.push(q("format", "json（默认）或 xlsx", "string"));
+    query.push(q(
+        "events_limit",
+        "最多列出多少个造成变化的事件（JSON 默认 1000，XLSX 默认 100000，最多 100000）",
+        "integer",
+    ));
     add(
         docs,
         "/api/v1/supervision/comparison",

@@ -22,10 +22,13 @@ CREATE TABLE progress_facts (
     retracted_seq bigint,
     PRIMARY KEY (recorded_seq, ordinal)
 );
--- The counts read a period's facts; the covering index answers them from the
--- index alone.
-CREATE INDEX progress_facts_period ON progress_facts (counts_in)
-    INCLUDE (repeats, measure, task_force_id, distinct_key, occurred_on, recorded_seq, retracted_seq);
+-- The counts read a period's facts; the covering indexes answer them from the
+-- index alone, one for the facts simply counted and a wider one for those
+-- de-duplicated by key.
+CREATE INDEX progress_facts_unique ON progress_facts (counts_in)
+    INCLUDE (measure, task_force_id, occurred_on, recorded_seq, retracted_seq) WHERE NOT repeats;
+CREATE INDEX progress_facts_repeating ON progress_facts (counts_in)
+    INCLUDE (measure, task_force_id, distinct_key, occurred_on, recorded_seq, retracted_seq) WHERE repeats;
 CREATE INDEX progress_facts_open_source ON progress_facts (source) WHERE retracted_seq IS NULL;
 CREATE INDEX progress_facts_retracted ON progress_facts (retracted_seq) WHERE retracted_seq IS NOT NULL;
 

@@ -386,17 +386,20 @@ pub(crate) const REPEATING: [&str; 7] = [
 /// whole system's (distinct across task forces). Facts with unique keys are
 /// counted in one pass; only the repeating ones are de-duplicated.
 pub(crate) const FACT_COUNT_SQL: &str = "
-WITH f AS (
-    SELECT repeats, task_force_id, measure, distinct_key FROM progress_facts
-    WHERE counts_in BETWEEN $1 AND $2
+WITH r AS (
+    SELECT task_force_id, measure, distinct_key FROM progress_facts
+    WHERE repeats AND counts_in BETWEEN $1 AND $2
       AND ($3::date IS NULL OR occurred_on <= $3)
       AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4))
 SELECT task_force_id, measure, count(*) AS value, GROUPING(task_force_id) = 1 AS total
-FROM f WHERE NOT repeats GROUP BY GROUPING SETS ((task_force_id, measure), (measure))
+FROM progress_facts
+WHERE NOT repeats AND counts_in BETWEEN $1 AND $2
+  AND ($3::date IS NULL OR occurred_on <= $3)
+  AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4)
+GROUP BY GROUPING SETS ((task_force_id, measure), (measure))
 UNION ALL
 SELECT task_force_id, measure, count(*), false
-FROM (SELECT DISTINCT task_force_id, measure, distinct_key FROM f WHERE repeats) d GROUP BY task_force_id, measure
+FROM (SELECT DISTINCT task_force_id, measure, distinct_key FROM r) d GROUP BY task_force_id, measure
 UNION ALL
-SELECT NULL, measure, count(*), true
-FROM (SELECT DISTINCT measure, distinct_key FROM f WHERE repeats) d GROUP BY measure
+SELECT NULL, measure, count(*), true FROM (SELECT DISTINCT measure, distinct_key FROM r) d GROUP BY measure
 ";

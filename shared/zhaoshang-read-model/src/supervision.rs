@@ -798,7 +798,7 @@ impl ReadModel {
         let counts = crate::progress::count_facts(&mut tx, year_start, year_end, knowledge).await?;
         let reports: Vec<(String, NaiveDate, NaiveDate)> = sqlx::query_as(
             "SELECT task_force_id, counts_in, occurred_on FROM progress_facts
-             WHERE measure = 'monthly_reports' AND counts_in BETWEEN $1 AND $2 AND occurred_on <= $3
+             WHERE NOT repeats AND measure = 'monthly_reports' AND counts_in BETWEEN $1 AND $2 AND occurred_on <= $3
                AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4)",
         )
         .bind(year_start)
@@ -810,7 +810,7 @@ impl ReadModel {
         .map_err(ReadModelError::from)?;
         let meetings: Vec<(String, String, NaiveDate)> = sqlx::query_as(
             "SELECT task_force_id, measure, occurred_on FROM progress_facts
-             WHERE measure IN ('joint_meeting_quarters', 'supervision_meeting_quarters')
+             WHERE repeats AND measure IN ('joint_meeting_quarters', 'supervision_meeting_quarters')
                AND task_force_id IS NOT NULL AND counts_in BETWEEN $1 AND $2
                AND recorded_seq <= $3 AND (retracted_seq IS NULL OR retracted_seq > $3)",
         )

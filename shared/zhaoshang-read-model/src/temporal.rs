@@ -198,8 +198,13 @@ pub struct Comparison {
     pub lags_closed: Vec<LagChange>,
     /// Lags opened between the points.
     pub lags_opened: Vec<LagChange>,
-    /// Every event that made a difference, oldest first.
+    /// The events that made a difference, oldest first: the first
+    /// `events_limit` of them.
     pub events: Vec<DifferenceEvent>,
+    /// How many events made a difference in all.
+    pub events_total: u64,
+    /// Whether `events` stops short of `events_total`.
+    pub events_truncated: bool,
     /// Events recorded between the two points' sequences, counting or not.
     pub events_recorded_between: u64,
 }
@@ -327,12 +332,18 @@ impl ReadModel {
     ///
     /// # Errors
     /// [`ProgressError`].
-    pub async fn compare(&self, year: i32, from: Point, to: Point) -> Result<Comparison, ProgressError> {
+    pub async fn compare(
+        &self,
+        year: i32,
+        from: Point,
+        to: Point,
+        events_limit: usize,
+    ) -> Result<Comparison, ProgressError> {
         // The three reads are independent: each on a connection of its own.
-        let (before, after, (events, events_recorded_between)) = futures::try_join!(
+        let (before, after, (events, events_total, events_recorded_between)) = futures::try_join!(
             self.progress_at(PeriodRequest::Year(year), from.knowledge()),
             self.progress_at(PeriodRequest::Year(year), to.knowledge()),
-            async { self.difference_events(year, &from, &to).await.map_err(ProgressError::from) },
+            async { self.difference_events(year, &from, &to, events_limit).await.map_err(ProgressError::from) },
         )?;
         let judged = (clamp_to_year(from.judged_on, year), clamp_to_year(to.judged_on, year));
 
@@ -396,7 +407,9 @@ impl ReadModel {
             .collect();
         let total = compare_row(&before.total, &after.total, None);
 
+        let events_truncated = (events.len() as u64) < events_total;
         Ok(Comparison {
+            events_truncated,
             year,
             as_of_sequence: after.as_of_sequence,
             from,
@@ -406,6 +419,7 @@ impl ReadModel {
             lags_closed,
             lags_opened,
             events,
+            events_total,
             events_recorded_between,
         })
     }
@@ -416,7 +430,8 @@ impl ReadModel {
         year: i32,
         from: &Point,
         to: &Point,
-    ) -> Result<(Vec<DifferenceEvent>, u64), ReadModelError> {
+        limit: usize,
+    ) -> Result<(Vec<DifferenceEvent>, u64, u64), ReadModelError> {
         let first = NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists");
         let last = NaiveDate::from_ymd_opt(year, 12, 31).expect("31 December exists");
         let seq = |p: &Point| p.known_at_sequence.and_then(|s| i64::try_from(s).ok()).unwrap_or(i64::MAX);
@@ -431,7 +446,14 @@ impl ReadModel {
                      AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4)) AS at_from,
                     (counts_in <= COALESCE($5, $2) AND ($5::date IS NULL OR occurred_on <= $5)
                      AND recorded_seq <= $6 AND (retracted_seq IS NULL OR retracted_seq > $6)) AS at_to
-                FROM progress_facts WHERE counts_in BETWEEN $1 AND $2)
+                FROM progress_facts WHERE NOT repeats AND counts_in BETWEEN $1 AND $2
+                UNION ALL
+                SELECT measure, task_force_id, occurred_on, recorded_seq, retracted_seq,
+                    (counts_in <= COALESCE($3, $2) AND ($3::date IS NULL OR occurred_on <= $3)
+                     AND recorded_seq <= $4 AND (retracted_seq IS NULL OR retracted_seq > $4)),
+                    (counts_in <= COALESCE($5, $2) AND ($5::date IS NULL OR occurred_on <= $5)
+                     AND recorded_seq <= $6 AND (retracted_seq IS NULL OR retracted_seq > $6))
+                FROM progress_facts WHERE repeats AND counts_in BETWEEN $1 AND $2)
              SELECT measure, task_force_id, occurred_on, at_to,
                     CASE WHEN NOT at_to AND retracted_seq IS NOT NULL AND retracted_seq <= $6 THEN retracted_seq
                          WHEN at_to AND retracted_seq IS NOT NULL AND retracted_seq <= $4 THEN retracted_seq
@@ -451,6 +473,8 @@ impl ReadModel {
             let change = if counted { "counted" } else { "withdrawn" };
             effects.entry(sequence).or_default().push(FactEffect { measure, task_force_id, change, occurred_on });
         }
+        let total = effects.len() as u64;
+        let effects: BTreeMap<i64, Vec<FactEffect>> = effects.into_iter().take(limit).collect();
         let sequences: Vec<i64> = effects.keys().copied().collect();
         type LogRow = (i64, uuid::Uuid, String, String, String, String, DateTime<Utc>, Option<NaiveDate>);
         let log: Vec<LogRow> = sqlx::query_as(
@@ -492,6 +516,6 @@ impl ReadModel {
                 .fetch_one(self.pool())
                 .await?
         };
-        Ok((events, u64::try_from(between).unwrap_or(0)))
+        Ok((events, total, u64::try_from(between).unwrap_or(0)))
     }
 }

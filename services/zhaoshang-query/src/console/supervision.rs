@@ -157,7 +157,7 @@ pub(crate) async fn page(
         let read_model = service.read_model();
         let from = read_model.resolve_point(&from, today).await.map_err(|e| point_error(e, "from"))?;
         let to = read_model.resolve_point(&to, today).await.map_err(|e| point_error(e, "to"))?;
-        Some(read_model.compare(year, from, to).await.map_err(progress_error)?)
+        Some(read_model.compare(year, from, to, 1_000).await.map_err(progress_error)?)
     };
     let query: String = api
         .iter()

@@ -70,11 +70,16 @@ pub fn figures(comparison: &Comparison) -> Sheet {
         total: None,
         notes: vec![
             format!(
-                "新增落后 {} 项，消除落后 {} 项；两时点之间录入事件 {} 个，其中 {} 个改变了统计数（见“变化事件”）。",
+                "新增落后 {} 项，消除落后 {} 项；两时点之间录入事件 {} 个，共 {} 个改变了统计数（见“变化事件”{}）。",
                 comparison.lags_opened.len(),
                 comparison.lags_closed.len(),
                 comparison.events_recorded_between,
-                comparison.events.len()
+                comparison.events_total,
+                if comparison.events_truncated {
+                    format!("，只列出前 {} 个", comparison.events.len())
+                } else {
+                    String::new()
+                }
             ),
             "应完成为按时间进度折算的专班年度目标；完成数少于应完成即为落后。".to_owned(),
         ],
