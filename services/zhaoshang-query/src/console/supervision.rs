@@ -189,7 +189,9 @@ pub(crate) async fn page(
                 section #comparison {
                     h2 { (c.year) " 年：" (c.from.label) " → " (c.to.label) }
                     p.muted {
-                        "两个时点之间记录了 " (c.events_recorded_between) " 个事件，其中 " (c.events.len()) " 个改变了统计；"
+                        "两个时点之间录入了 " (c.events_recorded_between) " 个事件；改变统计的事件共 " (c.events_total) " 个"
+                        @if c.events_truncated { "（下方列出前 " (c.events.len()) " 个，全部见 XLSX）" }
+                        "；"
                         "数据截至事件序号 " (c.as_of_sequence) "。"
                         a #download-comparison href=(format!("/api/v1/supervision/comparison?{query}&format=xlsx")) { "下载比对表（XLSX）" }
                     }
