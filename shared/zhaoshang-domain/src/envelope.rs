@@ -5,6 +5,8 @@
 //! CloudEvents (lower-case letters and digits only), so `occurredat`, not
 //! `occurred_at`.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -149,7 +151,13 @@ impl EventEnvelope {
 
     /// Recomputes the hash over the canonical encoding of every field but `hash`.
     pub fn compute_hash(&self) -> String {
-        hex::encode(Sha256::digest(self.canonical_bytes()))
+        hex::encode(self.compute_hash_bytes())
+    }
+
+    /// [`EventEnvelope::compute_hash`] as bytes, for a verifier that
+    /// compares without writing hex.
+    pub fn compute_hash_bytes(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_bytes()).into()
     }
 
     /// The canonical encoding the hash covers: every field but `hash`, in
@@ -160,33 +168,7 @@ impl EventEnvelope {
     /// and keeps a payload's object members sorted (its `preserve_order`
     /// feature is off in this workspace).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct CanonicalView<'a> {
-            actor: &'a str,
-            aggregateid: &'a str,
-            aggregatetype: &'a str,
-            aggregateversion: u64,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            causationid: Option<Uuid>,
-            correlationid: Uuid,
-            data: &'a Value,
-            datacontenttype: &'a str,
-            id: Uuid,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            idempotencykey: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            occurredat: Option<NaiveDate>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            prevhash: Option<&'a str>,
-            schemaversion: u32,
-            source: &'a str,
-            specversion: &'a str,
-            subject: &'a str,
-            time: DateTime<Utc>,
-            #[serde(rename = "type")]
-            event_type: &'a str,
-        }
-        let view = CanonicalView {
+        CanonicalView {
             actor: &self.actor,
             aggregateid: &self.aggregateid,
             aggregatetype: &self.aggregatetype,
@@ -205,8 +187,8 @@ impl EventEnvelope {
             subject: &self.subject,
             time: self.time,
             event_type: &self.event_type,
-        };
-        serde_json::to_vec(&view).expect("envelopes always serialise to JSON")
+        }
+        .to_bytes()
     }
 
     /// Reads the payload as the domain event of its aggregate type, through
@@ -267,6 +249,144 @@ impl EventEnvelope {
     /// The bytes written to NATS.
     pub fn to_vec(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("envelopes always serialise to JSON")
+    }
+}
+
+/// Every field of an envelope but `hash`, members in sorted order: what
+/// the hash is computed over, written by serde_json.
+#[derive(Serialize)]
+struct CanonicalView<'a> {
+    actor: &'a str,
+    aggregateid: &'a str,
+    aggregatetype: &'a str,
+    aggregateversion: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    causationid: Option<Uuid>,
+    correlationid: Uuid,
+    data: &'a Value,
+    datacontenttype: &'a str,
+    id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idempotencykey: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    occurredat: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prevhash: Option<&'a str>,
+    schemaversion: u32,
+    source: &'a str,
+    specversion: &'a str,
+    subject: &'a str,
+    time: DateTime<Utc>,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+}
+
+impl CanonicalView<'_> {
+    fn to_bytes(&self) -> Vec<u8> {
+        // About the size of a stored envelope: one allocation, no regrowth.
+        let mut out = Vec::with_capacity(1024 + self.idempotencykey.map_or(0, str::len));
+        serde_json::to_writer(&mut out, self).expect("envelopes always serialise to JSON");
+        out
+    }
+}
+
+/// A stored envelope read only to check it: its text fields borrowed from
+/// the message where JSON allows (no escapes), so an auditor replaying a
+/// stream does not copy every string of every event. It accepts exactly the
+/// messages [`EventEnvelope::from_slice`] accepts, with the same values, and
+/// its canonical encoding is written by the same code.
+#[derive(Debug, Deserialize)]
+pub struct StoredEnvelope<'a> {
+    /// As [`EventEnvelope::specversion`].
+    #[serde(borrow)]
+    pub specversion: Cow<'a, str>,
+    /// As [`EventEnvelope::id`].
+    pub id: Uuid,
+    /// As [`EventEnvelope::source`].
+    #[serde(borrow)]
+    pub source: Cow<'a, str>,
+    /// As [`EventEnvelope::event_type`].
+    #[serde(rename = "type", borrow)]
+    pub event_type: Cow<'a, str>,
+    /// As [`EventEnvelope::subject`].
+    #[serde(borrow)]
+    pub subject: Cow<'a, str>,
+    /// As [`EventEnvelope::time`].
+    pub time: DateTime<Utc>,
+    /// As [`EventEnvelope::datacontenttype`].
+    #[serde(borrow)]
+    pub datacontenttype: Cow<'a, str>,
+    /// As [`EventEnvelope::aggregatetype`].
+    #[serde(borrow)]
+    pub aggregatetype: Cow<'a, str>,
+    /// As [`EventEnvelope::aggregateid`].
+    #[serde(borrow)]
+    pub aggregateid: Cow<'a, str>,
+    /// As [`EventEnvelope::aggregateversion`].
+    pub aggregateversion: u64,
+    /// As [`EventEnvelope::schemaversion`].
+    pub schemaversion: u32,
+    /// As [`EventEnvelope::actor`].
+    #[serde(borrow)]
+    pub actor: Cow<'a, str>,
+    /// As [`EventEnvelope::occurredat`].
+    #[serde(default)]
+    pub occurredat: Option<NaiveDate>,
+    /// As [`EventEnvelope::correlationid`].
+    pub correlationid: Uuid,
+    /// As [`EventEnvelope::causationid`].
+    #[serde(default)]
+    pub causationid: Option<Uuid>,
+    /// As [`EventEnvelope::idempotencykey`].
+    #[serde(default)]
+    pub idempotencykey: Option<String>,
+    /// As [`EventEnvelope::prevhash`].
+    #[serde(default)]
+    pub prevhash: Option<String>,
+    /// As [`EventEnvelope::hash`].
+    #[serde(borrow)]
+    pub hash: Cow<'a, str>,
+    /// As [`EventEnvelope::data`].
+    pub data: Value,
+}
+
+impl<'a> StoredEnvelope<'a> {
+    /// Reads a NATS message payload.
+    ///
+    /// # Errors
+    /// [`DecodeError::Envelope`] when the bytes are not an envelope.
+    pub fn from_slice(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        serde_json::from_slice(bytes).map_err(DecodeError::Envelope)
+    }
+
+    /// As [`EventEnvelope::canonical_bytes`].
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        CanonicalView {
+            actor: &self.actor,
+            aggregateid: &self.aggregateid,
+            aggregatetype: &self.aggregatetype,
+            aggregateversion: self.aggregateversion,
+            causationid: self.causationid,
+            correlationid: self.correlationid,
+            data: &self.data,
+            datacontenttype: &self.datacontenttype,
+            id: self.id,
+            idempotencykey: self.idempotencykey.as_deref(),
+            occurredat: self.occurredat,
+            prevhash: self.prevhash.as_deref(),
+            schemaversion: self.schemaversion,
+            source: &self.source,
+            specversion: &self.specversion,
+            subject: &self.subject,
+            time: self.time,
+            event_type: &self.event_type,
+        }
+        .to_bytes()
+    }
+
+    /// As [`EventEnvelope::compute_hash_bytes`].
+    pub fn compute_hash_bytes(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_bytes()).into()
     }
 }
 
@@ -381,6 +501,71 @@ mod tests {
             let mut canonical = String::new();
             write_canonical_json(&value, &mut canonical);
             assert_eq!(String::from_utf8(envelope.canonical_bytes()).expect("utf-8"), canonical);
+        }
+    }
+
+    /// The borrowing reader an auditor uses and the owning one agree on
+    /// every stored envelope, escapes and optional members included, and
+    /// refuse the same malformed ones.
+    #[test]
+    fn a_stored_envelope_hashes_as_the_envelope_does() {
+        let metadata = EventMetadata {
+            actor: "联络员 \"甲\"\t\u{1}".to_owned(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: Some(Uuid::now_v7()),
+            idempotency_key: Some("key/1 \\ 2".to_owned()),
+            recorded_at: Utc::now(),
+        };
+        let event = crate::meeting::MeetingEvent::Convened(crate::meeting::RecordMeetingConvened {
+            kind: crate::values::MeetingKind::Joint,
+            task_force_id: Some(crate::values::Slug::parse("automotive").expect("slug")),
+            on: NaiveDate::from_ymd_opt(2022, 3, 1).expect("date"),
+            title: crate::values::Name::parse("联席会\\第一次").expect("name"),
+            attendees: vec![crate::values::Name::parse("柳南区科学技术局").expect("name")],
+            minutes: Some(crate::values::Text::parse("纪要\n第二行\t é 😀 \u{2028}").expect("text")),
+        });
+        let plain =
+            EventMetadata { causation_id: None, idempotency_key: None, actor: "tester".to_owned(), ..metadata.clone() };
+        for (previous, metadata) in
+            [(None, &metadata), (Some("ab".repeat(32)), &metadata), (Some("cd".repeat(32)), &plain)]
+        {
+            let envelope = EventEnvelope::seal("meeting", "m-1", 2, previous, &event, metadata);
+            let bytes = envelope.to_vec();
+            let stored = StoredEnvelope::from_slice(&bytes).expect("a stored envelope");
+            assert_eq!(stored.canonical_bytes(), envelope.canonical_bytes());
+            assert_eq!(hex::encode(stored.compute_hash_bytes()), envelope.hash);
+            assert_eq!(
+                matches!(stored.actor, Cow::Owned(_)),
+                metadata.actor.contains('"'),
+                "an escaped string is copied, a plain one borrowed"
+            );
+            assert!(matches!(stored.aggregateid, Cow::Borrowed(_)), "a plain one is borrowed");
+            // Pretty-printed, with the members in another order, it is the same event.
+            let mut value = serde_json::to_value(&envelope).expect("value");
+            let members = value.as_object_mut().expect("object");
+            let hash = members.remove("hash").expect("hash");
+            members.insert("hash".to_owned(), hash);
+            let pretty = serde_json::to_vec_pretty(&value).expect("pretty");
+            let stored = StoredEnvelope::from_slice(&pretty).expect("a stored envelope");
+            assert_eq!(hex::encode(stored.compute_hash_bytes()), envelope.hash);
+        }
+        let envelope = EventEnvelope::seal("meeting", "m-1", 1, None, &event, &plain);
+        let text = String::from_utf8(envelope.to_vec()).expect("utf-8");
+        for malformed in [
+            text.replace("\"aggregateversion\":1", "\"aggregateversion\":-1"),
+            text.replace("\"hash\":", "\"hash\":1,\"x\":"),
+            text.replace("\"actor\":\"tester\"", "\"actor\":null"),
+            text.replace("\"prevhash\"", "\"p\"").replace("\"id\":", "\"id\":\"x\",\"i\":"),
+            text.replace("\"data\":", "\"dat\":"),
+            text.replace("\"actor\":\"tester\"", "\"actor\":\"tester\",\"actor\":\"x\""),
+            text[..text.len() - 1].to_owned(),
+        ] {
+            assert_eq!(
+                StoredEnvelope::from_slice(malformed.as_bytes()).is_ok(),
+                EventEnvelope::from_slice(malformed.as_bytes()).is_ok(),
+                "{malformed}"
+            );
+            assert!(EventEnvelope::from_slice(malformed.as_bytes()).is_err(), "{malformed}");
         }
     }
 
