@@ -280,13 +280,12 @@ async fn a_rebuild_swaps_in_equal_read_models_while_the_api_answers_and_the_proj
     sign_now(&app, &key).await;
     let before = app.get("/api/v1/projects", None).await.body;
     let indexes = || async {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
-        )
-        .bind(&config.schema)
-        .fetch_all(app.running.read_model.pool())
-        .await
-        .expect("the schema's indexes");
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname")
+                .bind(&config.schema)
+                .fetch_all(app.running.read_model.pool())
+                .await
+                .expect("the schema's indexes");
         rows
     };
     let indexes_before = indexes().await;
