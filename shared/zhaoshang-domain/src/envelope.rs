@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -255,7 +256,7 @@ impl EventEnvelope {
 /// Every field of an envelope but `hash`, members in sorted order: what
 /// the hash is computed over, written by serde_json.
 #[derive(Serialize)]
-struct CanonicalView<'a> {
+struct CanonicalView<'a, D: Serialize + ?Sized = Value> {
     actor: &'a str,
     aggregateid: &'a str,
     aggregatetype: &'a str,
@@ -263,7 +264,7 @@ struct CanonicalView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     causationid: Option<Uuid>,
     correlationid: Uuid,
-    data: &'a Value,
+    data: &'a D,
     datacontenttype: &'a str,
     id: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,7 +282,7 @@ struct CanonicalView<'a> {
     event_type: &'a str,
 }
 
-impl CanonicalView<'_> {
+impl<D: Serialize + ?Sized> CanonicalView<'_, D> {
     fn to_bytes(&self) -> Vec<u8> {
         // About the size of a stored envelope: one allocation, no regrowth.
         let mut out = Vec::with_capacity(1024 + self.idempotencykey.map_or(0, str::len));
@@ -292,9 +293,11 @@ impl CanonicalView<'_> {
 
 /// A stored envelope read only to check it: its text fields borrowed from
 /// the message where JSON allows (no escapes), so an auditor replaying a
-/// stream does not copy every string of every event. It accepts exactly the
-/// messages [`EventEnvelope::from_slice`] accepts, with the same values, and
-/// its canonical encoding is written by the same code.
+/// stream does not copy every string of every event, and its payload kept
+/// as stored text when that text is already canonical (which an exact check
+/// decides; a payload that is not is decoded as usual). It accepts exactly
+/// the messages [`EventEnvelope::from_slice`] accepts, with the same values,
+/// and its canonical encoding is written by the same code, byte for byte.
 #[derive(Debug, Deserialize)]
 pub struct StoredEnvelope<'a> {
     /// As [`EventEnvelope::specversion`].
@@ -346,8 +349,13 @@ pub struct StoredEnvelope<'a> {
     /// As [`EventEnvelope::hash`].
     #[serde(borrow)]
     pub hash: Cow<'a, str>,
-    /// As [`EventEnvelope::data`].
-    pub data: Value,
+    /// As [`EventEnvelope::data`], as stored.
+    #[serde(borrow)]
+    data: &'a RawValue,
+    /// The payload decoded, when its stored text is not already the
+    /// canonical encoding (never, for an envelope zhaoshang wrote).
+    #[serde(skip)]
+    decoded_data: Option<Value>,
 }
 
 impl<'a> StoredEnvelope<'a> {
@@ -356,11 +364,26 @@ impl<'a> StoredEnvelope<'a> {
     /// # Errors
     /// [`DecodeError::Envelope`] when the bytes are not an envelope.
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        serde_json::from_slice(bytes).map_err(DecodeError::Envelope)
+        let mut envelope: Self = serde_json::from_slice(bytes).map_err(DecodeError::Envelope)?;
+        // The payload as zhaoshang writes it is already canonical: its bytes
+        // are then the canonical encoding itself, with no decoding into a
+        // `Value` and writing out again. Anything else is decoded, as
+        // `EventEnvelope::from_slice` decodes it (and refused likewise).
+        if !is_canonical_json(envelope.data.get().as_bytes()) {
+            envelope.decoded_data = Some(serde_json::from_str(envelope.data.get()).map_err(DecodeError::Envelope)?);
+        }
+        Ok(envelope)
     }
 
     /// As [`EventEnvelope::canonical_bytes`].
     pub fn canonical_bytes(&self) -> Vec<u8> {
+        match &self.decoded_data {
+            Some(data) => self.view(data).to_bytes(),
+            None => self.view(self.data).to_bytes(),
+        }
+    }
+
+    fn view<'v, D: Serialize + ?Sized>(&'v self, data: &'v D) -> CanonicalView<'v, D> {
         CanonicalView {
             actor: &self.actor,
             aggregateid: &self.aggregateid,
@@ -368,7 +391,7 @@ impl<'a> StoredEnvelope<'a> {
             aggregateversion: self.aggregateversion,
             causationid: self.causationid,
             correlationid: self.correlationid,
-            data: &self.data,
+            data,
             datacontenttype: &self.datacontenttype,
             id: self.id,
             idempotencykey: self.idempotencykey.as_deref(),
@@ -381,13 +404,166 @@ impl<'a> StoredEnvelope<'a> {
             time: self.time,
             event_type: &self.event_type,
         }
-        .to_bytes()
     }
 
     /// As [`EventEnvelope::compute_hash_bytes`].
     pub fn compute_hash_bytes(&self) -> [u8; 32] {
         Sha256::digest(self.canonical_bytes()).into()
     }
+}
+
+/// Whether `text` (one JSON value) is byte for byte what serde_json writes
+/// for the value it holds: object members in strictly increasing order of
+/// their keys (which then have no escapes), no white space, strings escaped
+/// exactly as serde_json escapes them and otherwise raw, integers in
+/// serde_json's range and form. Anything else, floating-point numbers
+/// included, says `false` and is decoded and written out instead, so a
+/// `false` costs time, never exactness; a `true` must never be wrong (the
+/// tests compare with a decode and re-encode on every case they make).
+fn is_canonical_json(text: &[u8]) -> bool {
+    let mut at = 0;
+    canonical_value(text, &mut at, 0) && at == text.len()
+}
+
+/// Well inside serde_json's own nesting limit (128).
+const CANONICAL_DEPTH: usize = 100;
+
+fn canonical_value(text: &[u8], at: &mut usize, depth: usize) -> bool {
+    if depth > CANONICAL_DEPTH {
+        return false;
+    }
+    match text.get(*at) {
+        Some(b'{') => {
+            *at += 1;
+            if text.get(*at) == Some(&b'}') {
+                *at += 1;
+                return true;
+            }
+            let mut previous: Option<&[u8]> = None;
+            loop {
+                if text.get(*at) != Some(&b'"') {
+                    return false;
+                }
+                let Some(key) = canonical_string(text, at, false) else { return false };
+                if previous.is_some_and(|previous| previous >= key) {
+                    return false;
+                }
+                previous = Some(key);
+                if text.get(*at) != Some(&b':') {
+                    return false;
+                }
+                *at += 1;
+                if !canonical_value(text, at, depth + 1) {
+                    return false;
+                }
+                match text.get(*at) {
+                    Some(b',') => *at += 1,
+                    Some(b'}') => {
+                        *at += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        Some(b'[') => {
+            *at += 1;
+            if text.get(*at) == Some(&b']') {
+                *at += 1;
+                return true;
+            }
+            loop {
+                if !canonical_value(text, at, depth + 1) {
+                    return false;
+                }
+                match text.get(*at) {
+                    Some(b',') => *at += 1,
+                    Some(b']') => {
+                        *at += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        Some(b'"') => canonical_string(text, at, true).is_some(),
+        Some(b't') => canonical_literal(text, at, b"true"),
+        Some(b'f') => canonical_literal(text, at, b"false"),
+        Some(b'n') => canonical_literal(text, at, b"null"),
+        Some(b'-' | b'0'..=b'9') => canonical_integer(text, at),
+        _ => false,
+    }
+}
+
+/// A string at `at` (its opening quote); the raw bytes between the quotes.
+/// Escapes are those serde_json writes (`\"`, `\\`, `\b`, `\f`, `\n`,
+/// `\r`, `\t`, and `\u00xx` in lower case for the other control
+/// characters), allowed only where `escapes` (not in keys, whose raw bytes
+/// are compared).
+fn canonical_string<'t>(text: &'t [u8], at: &mut usize, escapes: bool) -> Option<&'t [u8]> {
+    *at += 1;
+    let start = *at;
+    loop {
+        match *text.get(*at)? {
+            b'"' => {
+                let content = &text[start..*at];
+                *at += 1;
+                return Some(content);
+            }
+            b'\\' if escapes => match *text.get(*at + 1)? {
+                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => *at += 2,
+                b'u' => {
+                    let code = match text.get(*at + 2..*at + 6)? {
+                        [b'0', b'0', high @ (b'0' | b'1'), low @ (b'0'..=b'9' | b'a'..=b'f')] => {
+                            let low = if low.is_ascii_digit() { low - b'0' } else { low - b'a' + 10 };
+                            (high - b'0') * 16 + low
+                        }
+                        _ => return None,
+                    };
+                    if matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                        return None;
+                    }
+                    *at += 6;
+                }
+                _ => return None,
+            },
+            b'\\' | 0x00..=0x1f => return None,
+            _ => *at += 1,
+        }
+    }
+}
+
+fn canonical_literal(text: &[u8], at: &mut usize, literal: &[u8]) -> bool {
+    if text[*at..].starts_with(literal) {
+        *at += literal.len();
+        true
+    } else {
+        false
+    }
+}
+
+/// An integer serde_json reads as one and writes back the same: `0`, or no
+/// leading zero, at most `u64::MAX`, at least `i64::MIN`, not `-0`; no
+/// fraction or exponent (those are floating-point numbers).
+fn canonical_integer(text: &[u8], at: &mut usize) -> bool {
+    let negative = text[*at] == b'-';
+    let start = *at + usize::from(negative);
+    let digits = text[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let end = start + digits;
+    if digits == 0 || (text[start] == b'0' && (digits > 1 || negative)) {
+        return false;
+    }
+    if matches!(text.get(end), Some(b'.' | b'e' | b'E')) {
+        return false;
+    }
+    let Ok(magnitude) = std::str::from_utf8(&text[start..end]).expect("ASCII digits").parse::<u64>() else {
+        return false;
+    };
+    if negative && magnitude > 1 << 63 {
+        return false;
+    }
+    *at = end;
+    true
 }
 
 fn split_tagged(tagged: Value) -> (String, Value) {
@@ -566,6 +742,109 @@ mod tests {
                 "{malformed}"
             );
             assert!(EventEnvelope::from_slice(malformed.as_bytes()).is_err(), "{malformed}");
+        }
+    }
+
+    /// What serde_json writes back for a text, if it reads it.
+    fn reencoded(text: &str) -> Option<String> {
+        serde_json::from_str::<Value>(text).ok().map(|value| value.to_string())
+    }
+
+    #[test]
+    fn canonical_payload_text_is_recognised_and_nothing_else() {
+        let nested = format!("{}1{}", "[".repeat(CANONICAL_DEPTH + 1), "]".repeat(CANONICAL_DEPTH + 1));
+        for text in [
+            "{}",
+            "[]",
+            "0",
+            "null",
+            r#"{"a":1,"ab":[true,false,null,-5,0,18446744073709551615,-9223372036854775808],"b":{"c":"d"}}"#,
+            "\"柳州\\n\\u0001\\\"\\\\\\t\\b\\f\\r\\u001f😀 \u{2028}\"",
+            r#"{"category":"industrial","name":"新能源汽车","planned_investment_yuan":300000000}"#,
+        ] {
+            assert!(is_canonical_json(text.as_bytes()), "{text}");
+            assert_eq!(reencoded(text).as_deref(), Some(text));
+        }
+        for text in [
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{ "a":1}"#,
+            "[1, 2]",
+            "1.0",
+            "1e2",
+            "-0",
+            "01",
+            "-01",
+            "18446744073709551616",
+            "-9223372036854775809",
+            r#""\u0041""#,
+            r#""\/""#,
+            r#""\u000A""#,
+            r#""\u000a""#,
+            r#""\u001F""#,
+            r#""\u2028""#,
+            r#"{"\u0061":1}"#,
+            "\"tab\there\"",
+            "tru",
+            "[1,]",
+            r#"{"a":1,}"#,
+            "",
+            "1 ",
+            nested.as_str(),
+        ] {
+            assert!(!is_canonical_json(text.as_bytes()), "{text}");
+        }
+    }
+
+    fn json_values() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "[\u{0}-\u{7f}é柳😀\u{2028}]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[\u{0}-\u{7f}é]{0,4}", inner, 0..5)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Every text the check accepts is exactly what serde_json writes for
+        /// what it reads: tried on serde_json's own output and on that output
+        /// edited at one place (a byte removed, doubled, replaced, or white
+        /// space put in), which is where a wrong `true` would hide.
+        #[test]
+        fn the_canonical_check_is_never_wrong(value in json_values(), at in 0usize..64, byte in 0u8..128, edit in 0u8..4) {
+            let text = value.to_string();
+            let keys_plain = !text.contains("\\");
+            if keys_plain && !text.contains('.') && !text.contains('e') {
+                proptest::prop_assert!(is_canonical_json(text.as_bytes()), "serde_json's own output: {}", text);
+            }
+            if is_canonical_json(text.as_bytes()) {
+                proptest::prop_assert_eq!(reencoded(&text), Some(text.clone()));
+            }
+            let mut edited = text.clone().into_bytes();
+            let at = at % (edited.len() + 1);
+            match edit {
+                0 if at < edited.len() => { edited.remove(at); }
+                1 if at < edited.len() => { let b = edited[at]; edited.insert(at, b); }
+                2 if at < edited.len() => edited[at] = byte,
+                _ => edited.insert(at, b' '),
+            }
+            if let Ok(edited) = String::from_utf8(edited) {
+                if is_canonical_json(edited.as_bytes()) {
+                    proptest::prop_assert_eq!(reencoded(&edited), Some(edited.clone()));
+                }
+            }
         }
     }
 
