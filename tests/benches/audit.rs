@@ -6,9 +6,10 @@
 //! each a lead then a negotiation, sealed and chained as the command service
 //! seals them); (2) raw: read the stream with an ordered consumer, doing
 //! nothing with the messages; (3) rebuild: replay into a shadow schema and
-//! swap it in; (4) sign a tree head over everything; (5) verify, events
-//! only (every hash, link and the tree head); (6) the full verify (plus a
-//! scratch rebuild and the row-by-row comparison).
+//! swap it in; (4) sign a tree head over everything; (5) the raw read
+//! again; (6) verify, events only (every hash, link and the tree head);
+//! (7) the full verify (plus a scratch rebuild and the row-by-row
+//! comparison). The verify share is taken against the faster raw read.
 //!
 //! Targets: verify (events) ≥ 50% of the raw read rate; rebuild ≥ 20,000
 //! events/s. Run: `cargo bench -p zhaoshang-tests --bench audit`.
@@ -55,42 +56,44 @@ async fn run(config: &zhaoshang::config::Config, events: u64) -> anyhow::Result<
     write_history(&store, events).await?;
     eprintln!("audit bench: written in {:.1} s", started.elapsed().as_secs_f64());
 
-    // Raw: the ordered consumer alone.
-    let started = Instant::now();
-    let mut messages = Box::pin(store.read_in_order(1).await?);
-    let mut read = 0u64;
-    while let Some(message) = messages.next().await {
-        let message = message?;
-        read += 1;
-        if message.sequence >= events {
-            break;
-        }
-    }
-    let raw = started.elapsed();
-    drop(messages);
-    anyhow::ensure!(read == events, "the raw read saw {read} of {events}");
+    eprintln!("audit bench: raw read…");
+    let raw_first = raw_read(&store, events).await?;
+    eprintln!("audit bench: rebuild…");
 
     let rebuilt = zhaoshang::audit::rebuild(config, false).await.context("rebuild")?;
     anyhow::ensure!(rebuilt.checkpoint == events, "the rebuild reached {}", rebuilt.checkpoint);
 
     let key = zhaoshang::audit::load_signing_key(config)?.context("key")?;
     let read_model = zhaoshang_read_model::ReadModel::connect(&config.read_model()).await?;
+    eprintln!("audit bench: sign…");
     let started = Instant::now();
     let head = zhaoshang::audit::sign_now(&store, &read_model, &key).await?.context("a tree head")?;
     let sign = started.elapsed();
     anyhow::ensure!(head.tree_size == events);
 
+    // The raw read again, just before the verify it is the yardstick of:
+    // the machine is shared, and the faster of the two reads is the one the
+    // target is set against.
+    eprintln!("audit bench: raw read…");
+    let raw_second = raw_read(&store, events).await?;
+    eprintln!("audit bench: verify (events only)…");
     let quick = zhaoshang::audit::verify(config, &VerifyOptions { events_only: true, ..Default::default() }).await?;
     anyhow::ensure!(quick.finding.is_none(), "verify found {:?}", quick.finding);
     anyhow::ensure!(quick.events == events && quick.tree_heads == 1);
+    eprintln!("audit bench: verify (full)…");
     let full = zhaoshang::audit::verify(config, &VerifyOptions::default()).await?;
+    eprintln!("audit bench: done");
     anyhow::ensure!(full.finding.is_none(), "verify found {:?}", full.finding);
 
-    let raw_rate = rate(events, raw);
+    let raw_rate = rate(events, raw_first.min(raw_second));
     let verify_rate = rate(events, quick.elapsed);
     let rebuild_rate = rate(rebuilt.events, rebuilt.elapsed);
     println!("audit bench at {events} events");
-    println!("  raw ordered-consumer read     {raw_rate:>12.0} events/s");
+    println!(
+        "  raw ordered-consumer read     {raw_rate:>12.0} events/s  (the faster of {:.0} and {:.0})",
+        rate(events, raw_first),
+        rate(events, raw_second)
+    );
     println!(
         "  audit verify (events only)    {verify_rate:>12.0} events/s  = {:.0}% of raw (target ≥ {:.0}%) {}",
         100.0 * verify_rate / raw_rate,
@@ -109,6 +112,24 @@ async fn run(config: &zhaoshang::config::Config, events: u64) -> anyhow::Result<
     );
     println!("  sign a tree head over all     {:>12.0} events/s", rate(events, sign));
     Ok(())
+}
+
+/// Reads the whole stream with an ordered consumer, doing nothing with the
+/// messages: the rate every other figure is compared with.
+async fn raw_read(store: &EventStore, events: u64) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut messages = Box::pin(store.read_in_order(1).await?);
+    let mut read = 0u64;
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        read += 1;
+        if message.sequence >= events {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    anyhow::ensure!(read == events, "the raw read saw {read} of {events}");
+    Ok(took)
 }
 
 /// Writes `events` events: projects of two events each (a lead, then a

@@ -279,6 +279,17 @@ async fn a_rebuild_swaps_in_equal_read_models_while_the_api_answers_and_the_proj
     let (app, last) = spawn_with_history(config.clone()).await;
     sign_now(&app, &key).await;
     let before = app.get("/api/v1/projects", None).await.body;
+    let indexes = || async {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname")
+                .bind(&config.schema)
+                .fetch_all(app.running.read_model.pool())
+                .await
+                .expect("the schema's indexes");
+        rows
+    };
+    let indexes_before = indexes().await;
+    assert!(indexes_before.iter().any(|(name, _)| name == "event_log_aggregate"), "{indexes_before:?}");
 
     let reader = {
         let client = app.client.clone();
@@ -302,6 +313,9 @@ async fn a_rebuild_swaps_in_equal_read_models_while_the_api_answers_and_the_proj
     assert_eq!((answers, failures), (200, vec![]));
 
     assert_eq!(app.get("/api/v1/projects", None).await.body, before);
+    // Loaded without its secondary indexes, the shadow got every one back
+    // before it was swapped in.
+    assert_eq!(indexes().await, indexes_before);
     let heads = app.get("/api/v1/audit/tree-heads", None).await;
     assert_eq!(heads.body.as_array().map(Vec::len), Some(1), "tree heads are carried over: {}", heads.body);
     // The projector writes into the new schema.

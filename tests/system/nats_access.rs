@@ -303,6 +303,31 @@ async fn each_nats_user_can_do_its_job_and_nothing_it_must_not() {
     assert!(published.await.is_err(), "the projector cannot append");
     projector.expect_refused(&[publish_to("zs.ev.meeting.p")]).await;
 
+    // The digester runs in the projector role: it reads the tree heads
+    // published so far, follows the whole stream with an ordered consumer
+    // (audit verify and rebuild read the same way), and publishes a signed
+    // tree head, creating the tree-head stream the first time.
+    assert!(zhaoshang::audit::published_tree_heads(&projector_store).await.expect("reads tree heads").is_empty());
+    let mut ordered =
+        Box::pin(projector_store.read_in_order(1).await.expect("the projector creates an ordered consumer"));
+    let mut leaves = zhaoshang_audit::merkle::Frontier::new();
+    for expected in 1..=2 {
+        let event = ordered.next().await.expect("a message").expect("a delivery");
+        assert_eq!(event.sequence, expected);
+        let envelope = EventEnvelope::from_slice(&event.payload).expect("an envelope");
+        leaves.push(zhaoshang_audit::chain::event_leaf(&envelope.hash).expect("a hash"));
+    }
+    drop(ordered);
+    let key = zhaoshang_audit::SigningKey::from_bytes(&[7; 32]);
+    let head = zhaoshang_audit::tree_head::SignedTreeHead::sign(STREAM, 2, &leaves.root(), Utc::now(), &key);
+    let appended = projector_store
+        .publish_digest(2, serde_json::to_vec(&head).expect("a tree head serialises"))
+        .await
+        .expect("the projector publishes a tree head");
+    assert!(!appended.duplicate);
+    let heads = zhaoshang::audit::published_tree_heads(&projector_store).await.expect("reads tree heads");
+    assert_eq!(heads, vec![head]);
+
     // The dashboard, an external system, reads through its own consumer
     // with an inbox prefix of its own, and cannot change anything.
     let mut dashboard = Watched::connect(&server, "dashboard", Some("_INBOX_dashboard")).await;
@@ -354,6 +379,29 @@ async fn each_nats_user_can_do_its_job_and_nothing_it_must_not() {
             publish_to("$JS.API.STREAM.MSG.DELETE.ZHAOSHANG"),
             publish_to("$JS.API.CONSUMER.DELETE.ZHAOSHANG.zhaoshang-read-model-zhaoshang"),
             "Subscription to \"_INBOX.>\"".to_owned(),
+        ])
+        .await;
+
+    // The projector's ordered-consumer rights name consumers with `*`; the
+    // dashboard's consumer is denied to it by name.
+    let projector_stream = projector.stream().await;
+    let (pulled, reset, taken_over) = tokio::join!(
+        projector.client.request(format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{DASHBOARD_CONSUMER}"), "1".into()),
+        projector_stream.delete_consumer(DASHBOARD_CONSUMER),
+        projector_stream.create_consumer(pull::OrderedConfig {
+            name: Some(DASHBOARD_CONSUMER.to_owned()),
+            filter_subject: "zs.ev.>".to_owned(),
+            ..Default::default()
+        }),
+    );
+    assert!(pulled.is_err(), "the projector cannot pull the dashboard's messages");
+    assert!(reset.is_err(), "the projector cannot delete the dashboard's consumer");
+    assert!(taken_over.is_err(), "the projector cannot create a consumer under the dashboard's name");
+    projector
+        .expect_refused(&[
+            publish_to("$JS.API.CONSUMER.MSG.NEXT.ZHAOSHANG.dashboard-main"),
+            publish_to("$JS.API.CONSUMER.DELETE.ZHAOSHANG.dashboard-main"),
+            publish_to("$JS.API.CONSUMER.CREATE.ZHAOSHANG.dashboard-main.zs.ev.>"),
         ])
         .await;
 

@@ -16,25 +16,28 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
-use futures::future::FutureExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
-use zhaoshang_audit::chain::{ChainError, ChainVerifier};
+use zhaoshang_audit::chain::{ChainError, ChainVerifier, ExaminedEvent};
 use zhaoshang_audit::merkle::{Frontier, Hash, MerkleTree};
 use zhaoshang_audit::proof::InclusionProof;
 use zhaoshang_audit::tree_head::{self, SignedTreeHead};
 use zhaoshang_audit::{SigningKey, VerifyingKey};
 use zhaoshang_domain::EventEnvelope;
+use zhaoshang_domain::envelope::{DecodeError, StoredEnvelope};
 use zhaoshang_event_store::EventStore;
 use zhaoshang_event_store::audit::RawEvent;
 use zhaoshang_read_model::audit::{Comparison, RowDifference, TreeHeadRow};
-use zhaoshang_read_model::projection::{EventToApply, Written, prepare};
+use zhaoshang_read_model::projection::{EventToApply, PreparedBatch, Written, prepare};
 use zhaoshang_read_model::{ReadModel, ReadModelConfig};
 
 use crate::config::Config;
 
-/// Most events read, checked and written as one batch.
+/// Most events read and checked as one batch.
 const BATCH: usize = 4000;
+
+/// Most events a rebuild writes in one transaction.
+const REBUILD_BATCH: usize = 4000;
 
 /// Reads the signing key named by the configuration, if any.
 ///
@@ -230,24 +233,20 @@ struct OrderedReader<S> {
     messages: std::pin::Pin<Box<S>>,
     /// The last sequence wanted.
     to: u64,
+    /// Most events in a batch.
+    batch_size: usize,
     done: bool,
 }
 
 impl<S: futures::Stream<Item = Result<RawEvent, zhaoshang_event_store::EventStoreError>>> OrderedReader<S> {
-    /// The next batch: what is ready, at most [`BATCH`], at least one
-    /// message unless the range is read.
+    /// The next batch: `batch_size` events, fewer only at the end of the
+    /// range; empty once the range is read. A bounded read gains nothing
+    /// from handing out what happens to be ready: full batches make fewer
+    /// hand-offs and, for a rebuild, fewer and larger transactions.
     async fn next_batch(&mut self) -> anyhow::Result<Vec<RawEvent>> {
-        let mut batch = Vec::new();
-        while !self.done && batch.len() < BATCH {
-            let next = if batch.is_empty() {
-                self.messages.next().await
-            } else {
-                match self.messages.next().now_or_never() {
-                    Some(next) => next,
-                    None => break,
-                }
-            };
-            let Some(event) = next else {
+        let mut batch = Vec::with_capacity(if self.done { 0 } else { self.batch_size });
+        while !self.done && batch.len() < self.batch_size {
+            let Some(event) = self.messages.next().await else {
                 self.done = true;
                 break;
             };
@@ -270,11 +269,88 @@ async fn reader(
     store: &EventStore,
     from: u64,
     to: u64,
+    batch_size: usize,
 ) -> anyhow::Result<
     OrderedReader<impl futures::Stream<Item = Result<RawEvent, zhaoshang_event_store::EventStoreError>> + use<>>,
 > {
     let messages = Box::pin(store.read_in_order(from).await?);
-    Ok(OrderedReader { messages, to, done: from > to })
+    Ok(OrderedReader { messages, to, batch_size, done: from > to })
+}
+
+/// The stream from one sequence to another, read by a task of its own and
+/// worked on batch by batch on the blocking pool, the results handed out in
+/// stream order.
+///
+/// This is what lets `audit verify` and `projections rebuild` use every
+/// core: the reader never waits for the work (JetStream keeps delivering
+/// while earlier batches are decoded and hashed: an ordered consumer asks
+/// for more only while it is read), several batches are worked on at once
+/// (decoding and hashing one event needs nothing of another), and the
+/// caller does only what must follow the stream order (the chain links,
+/// the Merkle tree, the writes with their checkpoint).
+struct Pipeline<T> {
+    /// One handle per batch, in stream order; a reading error in its place.
+    results: tokio::sync::mpsc::Receiver<anyhow::Result<tokio::task::JoinHandle<anyhow::Result<T>>>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl<T: Send + 'static> Pipeline<T> {
+    /// Starts reading `from..=to` in batches of `batch_size`, each given to
+    /// `work` as soon as it is read.
+    ///
+    /// # Errors
+    /// When the ordered consumer cannot be created.
+    async fn start(
+        store: &EventStore,
+        from: u64,
+        to: u64,
+        batch_size: usize,
+        work: impl Fn(Vec<RawEvent>) -> anyhow::Result<T> + Clone + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let mut events = reader(store, from, to, batch_size).await?;
+        // Batches being worked on, or waiting to be taken, beside the one
+        // the caller is on: enough to keep every core busy, few enough to
+        // bound the memory (a batch is a few MB).
+        let depth = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 8);
+        let (sender, results) = tokio::sync::mpsc::channel(depth);
+        let reader = tokio::spawn(async move {
+            loop {
+                let batch = match events.next_batch().await {
+                    Ok(batch) if batch.is_empty() => return,
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        let _ = sender.send(Err(error)).await;
+                        return;
+                    }
+                };
+                let work = work.clone();
+                let handle = tokio::task::spawn_blocking(move || work(batch));
+                if sender.send(Ok(handle)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Self { results, reader })
+    }
+
+    /// The next batch's result; `None` after the last.
+    ///
+    /// # Errors
+    /// When reading failed, or the work did.
+    async fn next(&mut self) -> anyhow::Result<Option<T>> {
+        match self.results.recv().await {
+            None => Ok(None),
+            Some(Err(error)) => Err(error),
+            Some(Ok(handle)) => handle.await.context("a worker of the audit panicked")?.map(Some),
+        }
+    }
+}
+
+impl<T> Drop for Pipeline<T> {
+    fn drop(&mut self) {
+        // A caller that stops early (a finding) stops the reading too.
+        self.reader.abort();
+    }
 }
 
 /// Signs a tree head over the whole stream now (`zhaoshang audit digest`).
@@ -291,7 +367,7 @@ pub async fn sign_now(
     if last == 0 {
         return Ok(None);
     }
-    let mut reader = reader(store, 1, last).await?;
+    let mut reader = reader(store, 1, last, BATCH).await?;
     let mut frontier = Frontier::new();
     loop {
         let batch = reader.next_batch().await?;
@@ -395,7 +471,7 @@ fn scratch_schema(schema: &str, suffix: &str) -> String {
 }
 
 /// Builds the read models of events into another schema, a batch at a time,
-/// writing one batch while the next is prepared.
+/// writing one batch while the next ones are prepared.
 struct ScratchWriter {
     read_model: ReadModel,
     after: u64,
@@ -403,12 +479,20 @@ struct ScratchWriter {
 }
 
 impl ScratchWriter {
-    async fn apply(&mut self, events: &[(u64, EventEnvelope)]) -> anyhow::Result<()> {
-        let to_apply: Vec<EventToApply<'_>> =
-            events.iter().map(|(sequence, envelope)| EventToApply { sequence: *sequence, envelope }).collect();
-        let Some(prepared) = prepare(&to_apply, self.after)? else { return Ok(()) };
+    fn new(read_model: ReadModel) -> Self {
+        Self { read_model, after: 0, in_flight: None }
+    }
+
+    /// Writes rows [`prepare_events`] folded (in a worker) from the events
+    /// up to `last`: they must follow what was written, without a gap.
+    async fn write(&mut self, (prepared, last): (PreparedBatch, u64)) -> anyhow::Result<()> {
         anyhow::ensure!(
-            prepared.last_sequence() == events.last().map_or(self.after, |e| e.0),
+            prepared.after() == self.after,
+            "the events stop following each other after sequence {}",
+            self.after
+        );
+        anyhow::ensure!(
+            prepared.last_sequence() == last,
             "the events stop following each other after sequence {}",
             prepared.last_sequence()
         );
@@ -430,6 +514,65 @@ impl ScratchWriter {
     }
 }
 
+/// Folds decoded events, in stream order, into the rows the projector would
+/// write after the sequence before the first (CPU only, so a worker does it
+/// while earlier rows are being written). `None` for no events; the last
+/// sequence of the events beside the rows, so the writer can tell a gap.
+///
+/// # Errors
+/// When an event's payload cannot be read as its type.
+fn prepare_events(events: &[(u64, EventEnvelope)]) -> anyhow::Result<Option<(PreparedBatch, u64)>> {
+    let (Some((first, _)), Some((last, _))) = (events.first(), events.last()) else { return Ok(None) };
+    let to_apply: Vec<EventToApply<'_>> =
+        events.iter().map(|(sequence, envelope)| EventToApply { sequence: *sequence, envelope }).collect();
+    let prepared = prepare(&to_apply, first - 1)?.context("a batch's first event follows the one before it")?;
+    Ok(Some((prepared, *last)))
+}
+
+/// A batch as a worker of `audit verify` examined it.
+struct ExaminedBatch {
+    /// Each event's sequence and what examining it alone found, in order.
+    events: Vec<(u64, Result<ExaminedEvent, ChainError>)>,
+    /// The rows of the events the scratch schema is to hold, folded ahead.
+    rows: anyhow::Result<Option<(PreparedBatch, u64)>>,
+}
+
+/// A worker's part of `audit verify`: decodes each event, recomputes its
+/// hash (past the trusted prefix) and its leaf, and folds the events up to
+/// `rebuild_up_to` into scratch rows. Everything else is dropped here, on
+/// the worker, not on the task that follows the chain.
+fn examine_batch(batch: Vec<RawEvent>, trusted_size: u64, rebuild_up_to: u64) -> ExaminedBatch {
+    let mut events = Vec::with_capacity(batch.len());
+    let mut to_rebuild = Vec::new();
+    for event in batch {
+        let recompute = event.sequence > trusted_size;
+        let unreadable =
+            |error: DecodeError| ChainError::Unreadable { sequence: event.sequence, reason: error.to_string() };
+        let examined = if event.sequence <= rebuild_up_to {
+            EventEnvelope::from_slice(&event.payload).map_err(unreadable).and_then(|envelope| {
+                let examined = ExaminedEvent::of(event.sequence, &envelope, recompute);
+                to_rebuild.push((event.sequence, envelope));
+                examined
+            })
+        } else {
+            StoredEnvelope::from_slice(&event.payload)
+                .map_err(unreadable)
+                .and_then(|envelope| ExaminedEvent::from_stored(event.sequence, &envelope, recompute))
+        };
+        events.push((event.sequence, examined));
+    }
+    ExaminedBatch { events, rows: prepare_events(&to_rebuild) }
+}
+
+/// A worker's part of `projections rebuild`: decodes and folds a batch.
+fn decode_and_prepare(batch: Vec<RawEvent>) -> anyhow::Result<Option<(PreparedBatch, u64)>> {
+    let events = batch
+        .into_iter()
+        .map(|e| Ok((e.sequence, EventEnvelope::from_slice(&e.payload)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    prepare_events(&events)
+}
+
 async fn connect_schema(config: &Config, schema: &str) -> anyhow::Result<ReadModel> {
     let settings =
         ReadModelConfig { database_url: config.database_url.clone(), schema: schema.to_owned(), max_connections: 4 };
@@ -447,10 +590,21 @@ pub async fn verify(config: &Config, options: &VerifyOptions) -> anyhow::Result<
     let started = Instant::now();
     let store = EventStore::open_existing(config.event_store()).await.context("failed to open the event stream")?;
     let live = ReadModel::connect(&config.read_model()).await.context("failed to open the read models")?;
+    if options.events_only {
+        let mut report = verify_into(&store, &live, None, config, options).await?;
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
     let scratch_name = scratch_schema(&config.schema, "audit");
     zhaoshang_read_model::audit::drop_schema(live.pool(), &scratch_name).await?;
     let scratch = connect_schema(config, &scratch_name).await?;
-    let result = verify_into(&store, &live, &scratch, config, options).await;
+    // The comparison reads whole tables: the scratch copy needs no index
+    // beyond the keys the projector's upserts stand on, and maintaining one
+    // row by row would cost the replay for nothing.
+    let result = match zhaoshang_read_model::audit::drop_secondary_indexes(scratch.pool(), &scratch_name).await {
+        Ok(_) => verify_into(&store, &live, Some(&scratch), config, options).await,
+        Err(error) => Err(error.into()),
+    };
     scratch.pool().close().await;
     zhaoshang_read_model::audit::drop_schema(live.pool(), &scratch_name).await?;
     let mut report = result?;
@@ -461,7 +615,7 @@ pub async fn verify(config: &Config, options: &VerifyOptions) -> anyhow::Result<
 async fn verify_into(
     store: &EventStore,
     live: &ReadModel,
-    scratch: &ReadModel,
+    scratch: Option<&ReadModel>,
     config: &Config,
     options: &VerifyOptions,
 ) -> anyhow::Result<VerifyReport> {
@@ -525,66 +679,54 @@ async fn verify_into(
 
     let last = store.last_sequence().await?;
     let trusted_size = options.trusted_head.as_ref().map_or(0, |h| h.tree_size);
-    let live_checkpoint = if options.events_only { 0 } else { live.checkpoint().await? };
+    let (live_checkpoint, mut scratch_writer) = match scratch {
+        Some(scratch) => (live.checkpoint().await?, Some(ScratchWriter::new(scratch.clone()))),
+        None => (0, None),
+    };
     let mut chain = ChainVerifier::new();
-    let mut scratch_writer = ScratchWriter { read_model: scratch.clone(), after: 0, in_flight: None };
     let mut next_head = 0usize;
     let bar = progress_bar(options.progress, last, "verify");
 
-    // Checks a batch; returns the events to rebuild from, or the finding.
-    let check = |batch: &[RawEvent],
+    // Follows the chain through a batch in stream order; the finding, if any.
+    let check = |events: Vec<(u64, Result<ExaminedEvent, ChainError>)>,
                  chain: &mut ChainVerifier,
                  next_head: &mut usize,
                  report: &mut VerifyReport|
-     -> Result<Vec<(u64, EventEnvelope)>, Finding> {
-        let mut envelopes = Vec::with_capacity(batch.len());
-        for (event, (decoded, computed)) in batch.iter().zip(decode_and_hash(batch, trusted_size)) {
-            let envelope = decoded
-                .map_err(|reason| Finding::Chain(ChainError::Unreadable { sequence: event.sequence, reason }))?;
-            if let Some(computed) = computed.filter(|c| *c != envelope.hash) {
-                return Err(Finding::Chain(ChainError::HashMismatch {
-                    sequence: event.sequence,
-                    event_id: envelope.id.to_string(),
-                    stored: envelope.hash.clone(),
-                    computed,
-                }));
-            }
-            chain.check(event.sequence, &envelope, false).map_err(Finding::Chain)?;
+     -> Result<(), Finding> {
+        for (sequence, examined) in events {
+            chain.check_examined(sequence, examined).map_err(Finding::Chain)?;
             report.events += 1;
-            report.rehashed += u64::from(event.sequence > trusted_size);
+            report.rehashed += u64::from(sequence > trusted_size);
             while *next_head < heads.len() && heads[*next_head].tree_size == chain.checked() {
                 chain.check_root(chain.checked(), &heads[*next_head].root_hash).map_err(Finding::Chain)?;
                 report.tree_heads += 1;
                 *next_head += 1;
             }
-            envelopes.push((event.sequence, envelope));
         }
-        Ok(envelopes)
+        Ok(())
     };
 
-    let mut events = reader(store, 1, last).await?;
-    loop {
-        let batch = events.next_batch().await?;
-        if batch.is_empty() {
-            break;
-        }
-        bar.inc(batch.len() as u64);
-        let envelopes = match check(&batch, &mut chain, &mut next_head, &mut report) {
-            Ok(envelopes) => envelopes,
-            Err(finding) => {
-                bar.abandon();
-                scratch_writer.settle().await?;
-                report.finding = Some(finding);
-                return Ok(report);
+    let mut batches =
+        Pipeline::start(store, 1, last, BATCH, move |batch| Ok(examine_batch(batch, trusted_size, live_checkpoint)))
+            .await?;
+    while let Some(examined) = batches.next().await? {
+        bar.inc(examined.events.len() as u64);
+        if let Err(finding) = check(examined.events, &mut chain, &mut next_head, &mut report) {
+            bar.abandon();
+            if let Some(writer) = &mut scratch_writer {
+                writer.settle().await?;
             }
-        };
-        let to_rebuild: Vec<(u64, EventEnvelope)> =
-            envelopes.into_iter().filter(|(sequence, _)| *sequence <= live_checkpoint).collect();
-        if !to_rebuild.is_empty() {
-            scratch_writer.apply(&to_rebuild).await?;
+            report.finding = Some(finding);
+            return Ok(report);
+        }
+        if let (Some(writer), Some(rows)) = (&mut scratch_writer, examined.rows?) {
+            writer.write(rows).await?;
         }
     }
-    scratch_writer.settle().await?;
+    drop(batches);
+    if let Some(writer) = &mut scratch_writer {
+        writer.settle().await?;
+    }
     bar.finish_and_clear();
     if chain.checked() < last {
         report.finding = Some(Finding::Chain(ChainError::Gap { expected: chain.checked() + 1, found: last + 1 }));
@@ -598,30 +740,27 @@ async fn verify_into(
         return Ok(report);
     }
 
-    if options.events_only {
-        return Ok(report);
-    }
+    let (Some(scratch), Some(mut scratch_writer)) = (scratch, scratch_writer) else { return Ok(report) };
     // Compare at one checkpoint: hold the live projector still, bring the
     // scratch schema to the same checkpoint, compare, let go.
     let mut transaction = live.pool().begin().await?;
     let at = zhaoshang_read_model::audit::hold_checkpoint(&mut transaction, live.schema(), false).await?;
     if at > scratch_writer.after {
-        let mut more = reader(store, scratch_writer.after + 1, at).await?;
-        loop {
-            let batch = more.next_batch().await?;
-            if batch.is_empty() {
-                break;
-            }
-            let fresh: Vec<RawEvent> = batch.iter().filter(|e| e.sequence > chain.checked()).cloned().collect();
-            if let Err(finding) = check(&fresh, &mut chain, &mut next_head, &mut report) {
+        let mut more = Pipeline::start(store, scratch_writer.after + 1, at, BATCH, move |batch| {
+            Ok(examine_batch(batch, trusted_size, at))
+        })
+        .await?;
+        while let Some(examined) = more.next().await? {
+            // Events the first pass checked are only rebuilt here.
+            let fresh: Vec<_> =
+                examined.events.into_iter().filter(|(sequence, _)| *sequence > chain.checked()).collect();
+            if let Err(finding) = check(fresh, &mut chain, &mut next_head, &mut report) {
                 report.finding = Some(finding);
                 return Ok(report);
             }
-            let mut envelopes = Vec::with_capacity(batch.len());
-            for event in &batch {
-                envelopes.push((event.sequence, EventEnvelope::from_slice(&event.payload)?));
+            if let Some(rows) = examined.rows? {
+                scratch_writer.write(rows).await?;
             }
-            scratch_writer.apply(&envelopes).await?;
         }
         scratch_writer.settle().await?;
     }
@@ -675,34 +814,6 @@ pub async fn tree_from_log(read_model: &ReadModel, size: u64) -> anyhow::Result<
     Ok(MerkleTree::new(leaves))
 }
 
-/// Decodes a batch and recomputes the hashes of the events after
-/// `trusted_size`, on every core: these are the CPU of verifying, and each
-/// event's are independent of the others'. The links, which are not, are
-/// checked after, in order.
-fn decode_and_hash(batch: &[RawEvent], trusted_size: u64) -> Vec<(Result<EventEnvelope, String>, Option<String>)> {
-    let work = |events: &[RawEvent]| {
-        events
-            .iter()
-            .map(|event| match EventEnvelope::from_slice(&event.payload) {
-                Ok(envelope) => {
-                    let computed = (event.sequence > trusted_size).then(|| envelope.compute_hash());
-                    (Ok(envelope), computed)
-                }
-                Err(error) => (Err(error.to_string()), None),
-            })
-            .collect::<Vec<_>>()
-    };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if workers < 2 || batch.len() < 256 {
-        return work(batch);
-    }
-    let chunk = batch.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = batch.chunks(chunk).map(|part| scope.spawn(move || work(part))).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a hashing thread panicked")).collect()
-    })
-}
-
 /// What a rebuild did.
 #[derive(Debug, Clone, Default)]
 pub struct RebuildReport {
@@ -749,41 +860,37 @@ async fn rebuild_into(
 ) -> anyhow::Result<RebuildReport> {
     let last = store.last_sequence().await?;
     let bar = progress_bar(progress, last, "rebuild");
-    let mut writer = ScratchWriter { read_model: shadow.clone(), after: 0, in_flight: None };
+    let mut writer = ScratchWriter::new(shadow.clone());
     let mut report = RebuildReport::default();
-    let mut events = reader(store, 1, last).await?;
-    loop {
-        let batch = events.next_batch().await?;
-        if batch.is_empty() {
-            break;
-        }
-        bar.inc(batch.len() as u64);
-        report.events += batch.len() as u64;
-        let envelopes = batch
-            .iter()
-            .map(|e| Ok((e.sequence, EventEnvelope::from_slice(&e.payload)?)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        writer.apply(&envelopes).await?;
+    // Secondary indexes are built once over the loaded tables (a sort)
+    // rather than kept up row by row through the replay; the keys the
+    // upserts stand on stay. They are back before the swap, and before the
+    // catch-up under the held checkpoint, so the live projector never
+    // waits for an index build.
+    let indexes = zhaoshang_read_model::audit::drop_secondary_indexes(shadow.pool(), shadow.schema()).await?;
+    let mut batches = Pipeline::start(store, 1, last, REBUILD_BATCH, decode_and_prepare).await?;
+    while let Some(rows) = batches.next().await? {
+        let Some(rows) = rows else { continue };
+        let before = writer.after;
+        writer.write(rows).await?;
+        bar.inc(writer.after - before);
+        report.events += writer.after - before;
     }
+    drop(batches);
     writer.settle().await?;
+    zhaoshang_read_model::audit::create_indexes(shadow.pool(), &indexes).await?;
     bar.finish_and_clear();
     // The swap: hold the live checkpoint exclusively, catch the shadow up
     // to it, put the shadow in its place.
     let mut transaction = live.pool().begin().await?;
     let at = zhaoshang_read_model::audit::hold_checkpoint(&mut transaction, live.schema(), true).await?;
     if at > writer.after {
-        let mut more = reader(store, writer.after + 1, at).await?;
-        loop {
-            let batch = more.next_batch().await?;
-            if batch.is_empty() {
-                break;
-            }
-            report.events += batch.len() as u64;
-            let envelopes = batch
-                .iter()
-                .map(|e| Ok((e.sequence, EventEnvelope::from_slice(&e.payload)?)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            writer.apply(&envelopes).await?;
+        let mut more = Pipeline::start(store, writer.after + 1, at, REBUILD_BATCH, decode_and_prepare).await?;
+        while let Some(rows) = more.next().await? {
+            let Some(rows) = rows else { continue };
+            let before = writer.after;
+            writer.write(rows).await?;
+            report.events += writer.after - before;
         }
         writer.settle().await?;
     }

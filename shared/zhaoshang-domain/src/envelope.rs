@@ -5,9 +5,12 @@
 //! CloudEvents (lower-case letters and digits only), so `occurredat`, not
 //! `occurred_at`.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -149,7 +152,13 @@ impl EventEnvelope {
 
     /// Recomputes the hash over the canonical encoding of every field but `hash`.
     pub fn compute_hash(&self) -> String {
-        hex::encode(Sha256::digest(self.canonical_bytes()))
+        hex::encode(self.compute_hash_bytes())
+    }
+
+    /// [`EventEnvelope::compute_hash`] as bytes, for a verifier that
+    /// compares without writing hex.
+    pub fn compute_hash_bytes(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_bytes()).into()
     }
 
     /// The canonical encoding the hash covers: every field but `hash`, in
@@ -160,33 +169,7 @@ impl EventEnvelope {
     /// and keeps a payload's object members sorted (its `preserve_order`
     /// feature is off in this workspace).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct CanonicalView<'a> {
-            actor: &'a str,
-            aggregateid: &'a str,
-            aggregatetype: &'a str,
-            aggregateversion: u64,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            causationid: Option<Uuid>,
-            correlationid: Uuid,
-            data: &'a Value,
-            datacontenttype: &'a str,
-            id: Uuid,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            idempotencykey: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            occurredat: Option<NaiveDate>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            prevhash: Option<&'a str>,
-            schemaversion: u32,
-            source: &'a str,
-            specversion: &'a str,
-            subject: &'a str,
-            time: DateTime<Utc>,
-            #[serde(rename = "type")]
-            event_type: &'a str,
-        }
-        let view = CanonicalView {
+        CanonicalView {
             actor: &self.actor,
             aggregateid: &self.aggregateid,
             aggregatetype: &self.aggregatetype,
@@ -205,8 +188,8 @@ impl EventEnvelope {
             subject: &self.subject,
             time: self.time,
             event_type: &self.event_type,
-        };
-        serde_json::to_vec(&view).expect("envelopes always serialise to JSON")
+        }
+        .to_bytes()
     }
 
     /// Reads the payload as the domain event of its aggregate type, through
@@ -268,6 +251,319 @@ impl EventEnvelope {
     pub fn to_vec(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("envelopes always serialise to JSON")
     }
+}
+
+/// Every field of an envelope but `hash`, members in sorted order: what
+/// the hash is computed over, written by serde_json.
+#[derive(Serialize)]
+struct CanonicalView<'a, D: Serialize + ?Sized = Value> {
+    actor: &'a str,
+    aggregateid: &'a str,
+    aggregatetype: &'a str,
+    aggregateversion: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    causationid: Option<Uuid>,
+    correlationid: Uuid,
+    data: &'a D,
+    datacontenttype: &'a str,
+    id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idempotencykey: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    occurredat: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prevhash: Option<&'a str>,
+    schemaversion: u32,
+    source: &'a str,
+    specversion: &'a str,
+    subject: &'a str,
+    time: DateTime<Utc>,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+}
+
+impl<D: Serialize + ?Sized> CanonicalView<'_, D> {
+    fn to_bytes(&self) -> Vec<u8> {
+        // About the size of a stored envelope: one allocation, no regrowth.
+        let mut out = Vec::with_capacity(1024 + self.idempotencykey.map_or(0, str::len));
+        serde_json::to_writer(&mut out, self).expect("envelopes always serialise to JSON");
+        out
+    }
+}
+
+/// A stored envelope read only to check it: its text fields borrowed from
+/// the message where JSON allows (no escapes), so an auditor replaying a
+/// stream does not copy every string of every event, and its payload kept
+/// as stored text when that text is already canonical (which an exact check
+/// decides; a payload that is not is decoded as usual). It accepts exactly
+/// the messages [`EventEnvelope::from_slice`] accepts, with the same values,
+/// and its canonical encoding is written by the same code, byte for byte.
+#[derive(Debug, Deserialize)]
+pub struct StoredEnvelope<'a> {
+    /// As [`EventEnvelope::specversion`].
+    #[serde(borrow)]
+    pub specversion: Cow<'a, str>,
+    /// As [`EventEnvelope::id`].
+    pub id: Uuid,
+    /// As [`EventEnvelope::source`].
+    #[serde(borrow)]
+    pub source: Cow<'a, str>,
+    /// As [`EventEnvelope::event_type`].
+    #[serde(rename = "type", borrow)]
+    pub event_type: Cow<'a, str>,
+    /// As [`EventEnvelope::subject`].
+    #[serde(borrow)]
+    pub subject: Cow<'a, str>,
+    /// As [`EventEnvelope::time`].
+    pub time: DateTime<Utc>,
+    /// As [`EventEnvelope::datacontenttype`].
+    #[serde(borrow)]
+    pub datacontenttype: Cow<'a, str>,
+    /// As [`EventEnvelope::aggregatetype`].
+    #[serde(borrow)]
+    pub aggregatetype: Cow<'a, str>,
+    /// As [`EventEnvelope::aggregateid`].
+    #[serde(borrow)]
+    pub aggregateid: Cow<'a, str>,
+    /// As [`EventEnvelope::aggregateversion`].
+    pub aggregateversion: u64,
+    /// As [`EventEnvelope::schemaversion`].
+    pub schemaversion: u32,
+    /// As [`EventEnvelope::actor`].
+    #[serde(borrow)]
+    pub actor: Cow<'a, str>,
+    /// As [`EventEnvelope::occurredat`].
+    #[serde(default)]
+    pub occurredat: Option<NaiveDate>,
+    /// As [`EventEnvelope::correlationid`].
+    pub correlationid: Uuid,
+    /// As [`EventEnvelope::causationid`].
+    #[serde(default)]
+    pub causationid: Option<Uuid>,
+    /// As [`EventEnvelope::idempotencykey`].
+    #[serde(default)]
+    pub idempotencykey: Option<String>,
+    /// As [`EventEnvelope::prevhash`].
+    #[serde(default)]
+    pub prevhash: Option<String>,
+    /// As [`EventEnvelope::hash`].
+    #[serde(borrow)]
+    pub hash: Cow<'a, str>,
+    /// As [`EventEnvelope::data`], as stored.
+    #[serde(borrow)]
+    data: &'a RawValue,
+    /// The payload decoded, when its stored text is not already the
+    /// canonical encoding (never, for an envelope zhaoshang wrote).
+    #[serde(skip)]
+    decoded_data: Option<Value>,
+}
+
+impl<'a> StoredEnvelope<'a> {
+    /// Reads a NATS message payload.
+    ///
+    /// # Errors
+    /// [`DecodeError::Envelope`] when the bytes are not an envelope.
+    pub fn from_slice(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut envelope: Self = serde_json::from_slice(bytes).map_err(DecodeError::Envelope)?;
+        // The payload as zhaoshang writes it is already canonical: its bytes
+        // are then the canonical encoding itself, with no decoding into a
+        // `Value` and writing out again. Anything else is decoded, as
+        // `EventEnvelope::from_slice` decodes it (and refused likewise).
+        if !is_canonical_json(envelope.data.get().as_bytes()) {
+            envelope.decoded_data = Some(serde_json::from_str(envelope.data.get()).map_err(DecodeError::Envelope)?);
+        }
+        Ok(envelope)
+    }
+
+    /// As [`EventEnvelope::canonical_bytes`].
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        match &self.decoded_data {
+            Some(data) => self.view(data).to_bytes(),
+            None => self.view(self.data).to_bytes(),
+        }
+    }
+
+    fn view<'v, D: Serialize + ?Sized>(&'v self, data: &'v D) -> CanonicalView<'v, D> {
+        CanonicalView {
+            actor: &self.actor,
+            aggregateid: &self.aggregateid,
+            aggregatetype: &self.aggregatetype,
+            aggregateversion: self.aggregateversion,
+            causationid: self.causationid,
+            correlationid: self.correlationid,
+            data,
+            datacontenttype: &self.datacontenttype,
+            id: self.id,
+            idempotencykey: self.idempotencykey.as_deref(),
+            occurredat: self.occurredat,
+            prevhash: self.prevhash.as_deref(),
+            schemaversion: self.schemaversion,
+            source: &self.source,
+            specversion: &self.specversion,
+            subject: &self.subject,
+            time: self.time,
+            event_type: &self.event_type,
+        }
+    }
+
+    /// As [`EventEnvelope::compute_hash_bytes`].
+    pub fn compute_hash_bytes(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_bytes()).into()
+    }
+}
+
+/// Whether `text` (one JSON value) is byte for byte what serde_json writes
+/// for the value it holds: object members in strictly increasing order of
+/// their keys (which then have no escapes), no white space, strings escaped
+/// exactly as serde_json escapes them and otherwise raw, integers in
+/// serde_json's range and form. Anything else, floating-point numbers
+/// included, says `false` and is decoded and written out instead, so a
+/// `false` costs time, never exactness; a `true` must never be wrong (the
+/// tests compare with a decode and re-encode on every case they make).
+fn is_canonical_json(text: &[u8]) -> bool {
+    let mut at = 0;
+    canonical_value(text, &mut at, 0) && at == text.len()
+}
+
+/// Well inside serde_json's own nesting limit (128).
+const CANONICAL_DEPTH: usize = 100;
+
+fn canonical_value(text: &[u8], at: &mut usize, depth: usize) -> bool {
+    if depth > CANONICAL_DEPTH {
+        return false;
+    }
+    match text.get(*at) {
+        Some(b'{') => {
+            *at += 1;
+            if text.get(*at) == Some(&b'}') {
+                *at += 1;
+                return true;
+            }
+            let mut previous: Option<&[u8]> = None;
+            loop {
+                if text.get(*at) != Some(&b'"') {
+                    return false;
+                }
+                let Some(key) = canonical_string(text, at, false) else { return false };
+                if previous.is_some_and(|previous| previous >= key) {
+                    return false;
+                }
+                previous = Some(key);
+                if text.get(*at) != Some(&b':') {
+                    return false;
+                }
+                *at += 1;
+                if !canonical_value(text, at, depth + 1) {
+                    return false;
+                }
+                match text.get(*at) {
+                    Some(b',') => *at += 1,
+                    Some(b'}') => {
+                        *at += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        Some(b'[') => {
+            *at += 1;
+            if text.get(*at) == Some(&b']') {
+                *at += 1;
+                return true;
+            }
+            loop {
+                if !canonical_value(text, at, depth + 1) {
+                    return false;
+                }
+                match text.get(*at) {
+                    Some(b',') => *at += 1,
+                    Some(b']') => {
+                        *at += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        Some(b'"') => canonical_string(text, at, true).is_some(),
+        Some(b't') => canonical_literal(text, at, b"true"),
+        Some(b'f') => canonical_literal(text, at, b"false"),
+        Some(b'n') => canonical_literal(text, at, b"null"),
+        Some(b'-' | b'0'..=b'9') => canonical_integer(text, at),
+        _ => false,
+    }
+}
+
+/// A string at `at` (its opening quote); the raw bytes between the quotes.
+/// Escapes are those serde_json writes (`\"`, `\\`, `\b`, `\f`, `\n`,
+/// `\r`, `\t`, and `\u00xx` in lower case for the other control
+/// characters), allowed only where `escapes` (not in keys, whose raw bytes
+/// are compared).
+fn canonical_string<'t>(text: &'t [u8], at: &mut usize, escapes: bool) -> Option<&'t [u8]> {
+    *at += 1;
+    let start = *at;
+    loop {
+        match *text.get(*at)? {
+            b'"' => {
+                let content = &text[start..*at];
+                *at += 1;
+                return Some(content);
+            }
+            b'\\' if escapes => match *text.get(*at + 1)? {
+                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => *at += 2,
+                b'u' => {
+                    let code = match text.get(*at + 2..*at + 6)? {
+                        [b'0', b'0', high @ (b'0' | b'1'), low @ (b'0'..=b'9' | b'a'..=b'f')] => {
+                            let low = if low.is_ascii_digit() { low - b'0' } else { low - b'a' + 10 };
+                            (high - b'0') * 16 + low
+                        }
+                        _ => return None,
+                    };
+                    if matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                        return None;
+                    }
+                    *at += 6;
+                }
+                _ => return None,
+            },
+            b'\\' | 0x00..=0x1f => return None,
+            _ => *at += 1,
+        }
+    }
+}
+
+fn canonical_literal(text: &[u8], at: &mut usize, literal: &[u8]) -> bool {
+    if text[*at..].starts_with(literal) {
+        *at += literal.len();
+        true
+    } else {
+        false
+    }
+}
+
+/// An integer serde_json reads as one and writes back the same: `0`, or no
+/// leading zero, at most `u64::MAX`, at least `i64::MIN`, not `-0`; no
+/// fraction or exponent (those are floating-point numbers).
+fn canonical_integer(text: &[u8], at: &mut usize) -> bool {
+    let negative = text[*at] == b'-';
+    let start = *at + usize::from(negative);
+    let digits = text[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let end = start + digits;
+    if digits == 0 || (text[start] == b'0' && (digits > 1 || negative)) {
+        return false;
+    }
+    if matches!(text.get(end), Some(b'.' | b'e' | b'E')) {
+        return false;
+    }
+    let Ok(magnitude) = std::str::from_utf8(&text[start..end]).expect("ASCII digits").parse::<u64>() else {
+        return false;
+    };
+    if negative && magnitude > 1 << 63 {
+        return false;
+    }
+    *at = end;
+    true
 }
 
 fn split_tagged(tagged: Value) -> (String, Value) {
@@ -381,6 +677,174 @@ mod tests {
             let mut canonical = String::new();
             write_canonical_json(&value, &mut canonical);
             assert_eq!(String::from_utf8(envelope.canonical_bytes()).expect("utf-8"), canonical);
+        }
+    }
+
+    /// The borrowing reader an auditor uses and the owning one agree on
+    /// every stored envelope, escapes and optional members included, and
+    /// refuse the same malformed ones.
+    #[test]
+    fn a_stored_envelope_hashes_as_the_envelope_does() {
+        let metadata = EventMetadata {
+            actor: "联络员 \"甲\"\t\u{1}".to_owned(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: Some(Uuid::now_v7()),
+            idempotency_key: Some("key/1 \\ 2".to_owned()),
+            recorded_at: Utc::now(),
+        };
+        let event = crate::meeting::MeetingEvent::Convened(crate::meeting::RecordMeetingConvened {
+            kind: crate::values::MeetingKind::Joint,
+            task_force_id: Some(crate::values::Slug::parse("automotive").expect("slug")),
+            on: NaiveDate::from_ymd_opt(2022, 3, 1).expect("date"),
+            title: crate::values::Name::parse("联席会\\第一次").expect("name"),
+            attendees: vec![crate::values::Name::parse("柳南区科学技术局").expect("name")],
+            minutes: Some(crate::values::Text::parse("纪要\n第二行\t é 😀 \u{2028}").expect("text")),
+        });
+        let plain =
+            EventMetadata { causation_id: None, idempotency_key: None, actor: "tester".to_owned(), ..metadata.clone() };
+        for (previous, metadata) in
+            [(None, &metadata), (Some("ab".repeat(32)), &metadata), (Some("cd".repeat(32)), &plain)]
+        {
+            let envelope = EventEnvelope::seal("meeting", "m-1", 2, previous, &event, metadata);
+            let bytes = envelope.to_vec();
+            let stored = StoredEnvelope::from_slice(&bytes).expect("a stored envelope");
+            assert_eq!(stored.canonical_bytes(), envelope.canonical_bytes());
+            assert_eq!(hex::encode(stored.compute_hash_bytes()), envelope.hash);
+            assert_eq!(
+                matches!(stored.actor, Cow::Owned(_)),
+                metadata.actor.contains('"'),
+                "an escaped string is copied, a plain one borrowed"
+            );
+            assert!(matches!(stored.aggregateid, Cow::Borrowed(_)), "a plain one is borrowed");
+            // Pretty-printed, with the members in another order, it is the same event.
+            let mut value = serde_json::to_value(&envelope).expect("value");
+            let members = value.as_object_mut().expect("object");
+            let hash = members.remove("hash").expect("hash");
+            members.insert("hash".to_owned(), hash);
+            let pretty = serde_json::to_vec_pretty(&value).expect("pretty");
+            let stored = StoredEnvelope::from_slice(&pretty).expect("a stored envelope");
+            assert_eq!(hex::encode(stored.compute_hash_bytes()), envelope.hash);
+        }
+        let envelope = EventEnvelope::seal("meeting", "m-1", 1, None, &event, &plain);
+        let text = String::from_utf8(envelope.to_vec()).expect("utf-8");
+        for malformed in [
+            text.replace("\"aggregateversion\":1", "\"aggregateversion\":-1"),
+            text.replace("\"hash\":", "\"hash\":1,\"x\":"),
+            text.replace("\"actor\":\"tester\"", "\"actor\":null"),
+            text.replace("\"prevhash\"", "\"p\"").replace("\"id\":", "\"id\":\"x\",\"i\":"),
+            text.replace("\"data\":", "\"dat\":"),
+            text.replace("\"actor\":\"tester\"", "\"actor\":\"tester\",\"actor\":\"x\""),
+            text[..text.len() - 1].to_owned(),
+        ] {
+            assert_eq!(
+                StoredEnvelope::from_slice(malformed.as_bytes()).is_ok(),
+                EventEnvelope::from_slice(malformed.as_bytes()).is_ok(),
+                "{malformed}"
+            );
+            assert!(EventEnvelope::from_slice(malformed.as_bytes()).is_err(), "{malformed}");
+        }
+    }
+
+    /// What serde_json writes back for a text, if it reads it.
+    fn reencoded(text: &str) -> Option<String> {
+        serde_json::from_str::<Value>(text).ok().map(|value| value.to_string())
+    }
+
+    #[test]
+    fn canonical_payload_text_is_recognised_and_nothing_else() {
+        let nested = format!("{}1{}", "[".repeat(CANONICAL_DEPTH + 1), "]".repeat(CANONICAL_DEPTH + 1));
+        for text in [
+            "{}",
+            "[]",
+            "0",
+            "null",
+            r#"{"a":1,"ab":[true,false,null,-5,0,18446744073709551615,-9223372036854775808],"b":{"c":"d"}}"#,
+            "\"柳州\\n\\u0001\\\"\\\\\\t\\b\\f\\r\\u001f😀 \u{2028}\"",
+            r#"{"category":"industrial","name":"新能源汽车","planned_investment_yuan":300000000}"#,
+        ] {
+            assert!(is_canonical_json(text.as_bytes()), "{text}");
+            assert_eq!(reencoded(text).as_deref(), Some(text));
+        }
+        for text in [
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{ "a":1}"#,
+            "[1, 2]",
+            "1.0",
+            "1e2",
+            "-0",
+            "01",
+            "-01",
+            "18446744073709551616",
+            "-9223372036854775809",
+            r#""\u0041""#,
+            r#""\/""#,
+            r#""\u000A""#,
+            r#""\u000a""#,
+            r#""\u001F""#,
+            r#""\u2028""#,
+            r#"{"\u0061":1}"#,
+            "\"tab\there\"",
+            "tru",
+            "[1,]",
+            r#"{"a":1,}"#,
+            "",
+            "1 ",
+            nested.as_str(),
+        ] {
+            assert!(!is_canonical_json(text.as_bytes()), "{text}");
+        }
+    }
+
+    fn json_values() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "[\u{0}-\u{7f}é柳😀\u{2028}]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[\u{0}-\u{7f}é]{0,4}", inner, 0..5)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Every text the check accepts is exactly what serde_json writes for
+        /// what it reads: tried on serde_json's own output and on that output
+        /// edited at one place (a byte removed, doubled, replaced, or white
+        /// space put in), which is where a wrong `true` would hide.
+        #[test]
+        fn the_canonical_check_is_never_wrong(value in json_values(), at in 0usize..64, byte in 0u8..128, edit in 0u8..4) {
+            let text = value.to_string();
+            let keys_plain = !text.contains("\\");
+            if keys_plain && !text.contains('.') && !text.contains('e') {
+                proptest::prop_assert!(is_canonical_json(text.as_bytes()), "serde_json's own output: {}", text);
+            }
+            if is_canonical_json(text.as_bytes()) {
+                proptest::prop_assert_eq!(reencoded(&text), Some(text.clone()));
+            }
+            let mut edited = text.clone().into_bytes();
+            let at = at % (edited.len() + 1);
+            match edit {
+                0 if at < edited.len() => { edited.remove(at); }
+                1 if at < edited.len() => { let b = edited[at]; edited.insert(at, b); }
+                2 if at < edited.len() => edited[at] = byte,
+                _ => edited.insert(at, b' '),
+            }
+            if let Ok(edited) = String::from_utf8(edited) {
+                if is_canonical_json(edited.as_bytes()) {
+                    proptest::prop_assert_eq!(reencoded(&edited), Some(edited.clone()));
+                }
+            }
         }
     }
 

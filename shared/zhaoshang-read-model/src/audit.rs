@@ -334,6 +334,48 @@ fn retired_schema(live: &str) -> String {
     name
 }
 
+/// Drops the secondary indexes of `schema`'s tables (those that back no
+/// key and enforce no uniqueness) and returns their definitions, for
+/// [`create_indexes`]. A bulk load into a fresh schema (a rebuild's shadow,
+/// verify's scratch copy) builds each once at the end, from sorted data,
+/// instead of updating it row by row; the keys and unique indexes stay, as
+/// the projector's upserts and `ON CONFLICT` clauses stand on them.
+///
+/// # Errors
+/// [`ReadModelError::Database`].
+pub async fn drop_secondary_indexes(pool: &PgPool, schema: &str) -> Result<Vec<String>, ReadModelError> {
+    crate::check_schema_name(schema)?;
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT index.relname::text, pg_get_indexdef(index.oid)
+         FROM pg_index x
+         JOIN pg_class index ON index.oid = x.indexrelid
+         JOIN pg_namespace n ON n.oid = index.relnamespace
+         WHERE n.nspname = $1 AND NOT x.indisunique AND NOT x.indisprimary
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+         ORDER BY index.relname",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await?;
+    let mut definitions = Vec::with_capacity(indexes.len());
+    for (name, definition) in indexes {
+        pool.execute(format!("DROP INDEX {schema}.\"{name}\"").as_str()).await?;
+        definitions.push(definition);
+    }
+    Ok(definitions)
+}
+
+/// Builds indexes again from the definitions [`drop_secondary_indexes`] returned.
+///
+/// # Errors
+/// [`ReadModelError::Database`].
+pub async fn create_indexes(pool: &PgPool, definitions: &[String]) -> Result<(), ReadModelError> {
+    for definition in definitions {
+        pool.execute(definition.as_str()).await?;
+    }
+    Ok(())
+}
+
 /// Drops a scratch schema, if it exists.
 ///
 /// # Errors

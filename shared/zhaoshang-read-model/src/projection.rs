@@ -1202,6 +1202,11 @@ pub struct PreparedBatch {
 }
 
 impl PreparedBatch {
+    /// The checkpoint the batch follows: it is written only onto this one.
+    pub fn after(&self) -> u64 {
+        self.after
+    }
+
     /// The last sequence the batch covers.
     pub fn last_sequence(&self) -> u64 {
         self.last
