@@ -334,12 +334,18 @@ fn retired_schema(live: &str) -> String {
     name
 }
 
+/// Secondary indexes the projection reads through while it writes (the open
+/// facts of a record, looked up for every batch that touches it): a bulk
+/// load keeps them, or each batch would scan the whole table.
+pub const PROJECTOR_INDEXES: [&str; 1] = ["progress_facts_open_source"];
+
 /// Drops the secondary indexes of `schema`'s tables (those that back no
 /// key and enforce no uniqueness) and returns their definitions, for
 /// [`create_indexes`]. A bulk load into a fresh schema (a rebuild's shadow,
 /// verify's scratch copy) builds each once at the end, from sorted data,
 /// instead of updating it row by row; the keys and unique indexes stay, as
-/// the projector's upserts and `ON CONFLICT` clauses stand on them.
+/// the projector's upserts and `ON CONFLICT` clauses stand on them, and so do
+/// the indexes the projector itself reads through ([`PROJECTOR_INDEXES`]).
 ///
 /// # Errors
 /// [`ReadModelError::Database`].
@@ -352,9 +358,11 @@ pub async fn drop_secondary_indexes(pool: &PgPool, schema: &str) -> Result<Vec<S
          JOIN pg_namespace n ON n.oid = index.relnamespace
          WHERE n.nspname = $1 AND NOT x.indisunique AND NOT x.indisprimary
            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+           AND index.relname <> ALL($2)
          ORDER BY index.relname",
     )
     .bind(schema)
+    .bind(&PROJECTOR_INDEXES[..])
     .fetch_all(pool)
     .await?;
     let mut definitions = Vec::with_capacity(indexes.len());
