@@ -238,11 +238,15 @@ async fn run(config: &zhaoshang::config::Config, events: usize) -> anyhow::Resul
         let last = NaiveDate::from_ymd_opt(year, 12, 31).expect("a day");
 
         let started = Instant::now();
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM progress_facts WHERE counts_in BETWEEN $1 AND $2")
-            .bind(first)
-            .bind(last)
-            .fetch_one(read_model.pool())
-            .await?;
+        // Through the same two partial covering indexes the counts read.
+        let n: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM progress_facts WHERE NOT repeats AND counts_in BETWEEN $1 AND $2)
+                  + (SELECT count(*) FROM progress_facts WHERE repeats AND counts_in BETWEEN $1 AND $2)",
+        )
+        .bind(first)
+        .bind(last)
+        .fetch_one(read_model.pool())
+        .await?;
         raw.push(started.elapsed());
         anyhow::ensure!(n >= 0);
 
