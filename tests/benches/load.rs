@@ -20,7 +20,8 @@
 //! ```
 //! Settings: `LOAD_CLIENTS` (default 64), `LOAD_SECONDS` (10),
 //! `LOAD_CONFLICT_PERCENT` (10: share of commands on the hot records),
-//! `LOAD_MODES` (`default,sync-always`).
+//! `LOAD_MODES` (`default,sync-always`), `LOAD_WITHOUT_PROJECTOR` (set: the
+//! command service alone, no projector reading the stream).
 //!
 //! The system runs in this process (`Role::All`, as `zhaoshang up` does), and
 //! so do the clients: on a 2-core machine they share the cores, which the
@@ -234,7 +235,11 @@ async fn run_mode(mode: &str, settings: &Settings) -> anyhow::Result<bool> {
     } else {
         format!("NATS default sync_interval (2 min) at {}", config.nats_url)
     };
-    let app = Arc::new(spawn_with(config.clone(), Role::All).await);
+    // `LOAD_WITHOUT_PROJECTOR=1` runs the command service alone: what the
+    // projector's reads and acknowledgements cost the writes.
+    let with_projector = std::env::var_os("LOAD_WITHOUT_PROJECTOR").is_none();
+    let role = if with_projector { Role::All } else { Role::Command };
+    let app = Arc::new(spawn_with(config.clone(), role).await);
     // The hot records exist before the clients start.
     for hot in 0..HOT_PROJECTS {
         let answer = app.command("put", &format!("/api/v1/projects/hot-{hot}"), &lead("热点项目"), None, None).await;
@@ -269,8 +274,10 @@ async fn run_mode(mode: &str, settings: &Settings) -> anyhow::Result<bool> {
     let read_model = app.running.read_model.clone();
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let (last, checkpoint) = (app.events_in_stream().await, read_model.checkpoint().await?);
-        lags.push(last.saturating_sub(checkpoint));
+        if with_projector {
+            let (last, checkpoint) = (app.events_in_stream().await, read_model.checkpoint().await?);
+            lags.push(last.saturating_sub(checkpoint));
+        }
     }
     let mut tally = ClientTally::default();
     while let Some(joined) = clients.join_next().await {
@@ -288,7 +295,7 @@ async fn run_mode(mode: &str, settings: &Settings) -> anyhow::Result<bool> {
     let in_stream = app.events_in_stream().await - setup_events;
     let drain_started = Instant::now();
     let last = app.events_in_stream().await;
-    while read_model.checkpoint().await? < last {
+    while with_projector && read_model.checkpoint().await? < last {
         anyhow::ensure!(drain_started.elapsed() < Duration::from_secs(120), "the projection did not catch up");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
