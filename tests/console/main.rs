@@ -100,6 +100,11 @@ async fn browser(driver: &Driver) -> Client {
         .connect(&driver.url)
         .await
         .expect("chromium starts under chromedriver");
+    // In-page waits (`wait_in_page`) give up after one step's deadline.
+    client
+        .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(Some(STEP_DEADLINE), None, None))
+        .await
+        .expect("script timeout");
     // --window-size counts the window's frame: make the page itself 1366×768.
     let inner = client.execute("return [window.innerWidth, window.innerHeight];", vec![]).await.expect("viewport");
     let (width, height) = (inner[0].as_u64().unwrap_or(1366), inner[1].as_u64().unwrap_or(768));
@@ -172,36 +177,41 @@ async fn text_of(client: &Client, selector: &str) -> String {
     client.find(Locator::Css(selector)).await.expect(selector).text().await.expect("text")
 }
 
+/// Resolves (WebDriver's asynchronous script) once the element at
+/// `arguments[0]` has text, or contains `arguments[1]` when that is given:
+/// at once if it already does, else on the DOM change that makes it so, seen
+/// by a MutationObserver. The script timeout set in `browser` bounds it.
+const WAIT_IN_PAGE: &str = r"
+const [selector, needle, done] = arguments;
+const check = () => {
+  const element = document.querySelector(selector);
+  const text = element ? element.innerText : '';
+  return (needle === null ? text.trim() !== '' : text.includes(needle)) ? text : null;
+};
+const now = check();
+if (now !== null) { done(now); return; }
+const observer = new MutationObserver(() => {
+  const text = check();
+  if (text !== null) { observer.disconnect(); done(text); }
+});
+observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+";
+
+async fn wait_in_page(client: &Client, selector: &str, needle: Option<&str>, what: &str) -> String {
+    match client.execute_async(WAIT_IN_PAGE, vec![json!(selector), json!(needle)]).await {
+        Ok(text) => text.as_str().unwrap_or_default().to_owned(),
+        Err(error) => panic!("no {what} in {selector} within {STEP_DEADLINE:?}: {error}"),
+    }
+}
+
 /// Waits until the element at `selector` has some text, and returns it.
 async fn wait_for_text(client: &Client, selector: &str, what: &str) -> String {
-    let deadline = tokio::time::Instant::now() + STEP_DEADLINE;
-    loop {
-        if let Ok(element) = client.find(Locator::Css(selector)).await {
-            let text = element.text().await.unwrap_or_default();
-            if !text.trim().is_empty() {
-                return text;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what} ({selector})");
-        // The page's script answers within a request's time; look again shortly.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_in_page(client, selector, None, what).await
 }
 
 /// Waits until the element at `selector` shows `needle`, and returns its text.
 async fn wait_for_contains(client: &Client, selector: &str, needle: &str) -> String {
-    let deadline = tokio::time::Instant::now() + STEP_DEADLINE;
-    loop {
-        let text = match client.find(Locator::Css(selector)).await {
-            Ok(element) => element.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if text.contains(needle) {
-            return text;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {needle:?} in {selector}: {text}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_in_page(client, selector, Some(needle), &format!("{needle:?}")).await
 }
 
 /// Starts a system with the plan loaded and waits until the read models hold it.
