@@ -171,6 +171,21 @@ impl QueryService {
     }
 }
 
+/// Today's date in Liuzhou (UTC+8), the default date of every question.
+pub(crate) fn liuzhou_today() -> chrono::NaiveDate {
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    chrono::Utc::now().with_timezone(&offset).date_naive()
+}
+
+/// A progress table or board that cannot be made: no plan covers it (404),
+/// or the database failed.
+pub(crate) fn progress_error(error: ProgressError) -> ApiError {
+    match error {
+        ProgressError::NoPlanPeriod(label) => ApiError::NotFound { what: format!("覆盖 {label} 的规划期") },
+        ProgressError::ReadModel(e) => database(e),
+    }
+}
+
 pub(crate) fn database(error: ReadModelError) -> ApiError {
     match error {
         ReadModelError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
@@ -209,6 +224,18 @@ impl Params {
             }
             other => Ok(other),
         }
+    }
+
+    /// A `YYYY-MM-DD` parameter of the years 2000–2100, if given.
+    pub(crate) fn date(&self, name: &str) -> Result<Option<chrono::NaiveDate>, ApiError> {
+        self.text(name)
+            .map(|text| {
+                chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                    .ok()
+                    .filter(|d| (2000..=2100).contains(&chrono::Datelike::year(d)))
+                    .ok_or_else(|| ApiError::invalid(name, "date_format", "日期须写作 YYYY-MM-DD（2000 至 2100 年）"))
+            })
+            .transpose()
     }
 
     pub(crate) fn year(&self, name: &str) -> Result<Option<i32>, ApiError> {
@@ -392,13 +419,7 @@ async fn progress(
     };
     consistent(&s, &q).await?;
     let knowledge = temporal::knowledge(&s, &p).await?;
-    match s.read_model.progress_at(request, knowledge).await {
-        Ok(table) => Ok(Json(table)),
-        Err(ProgressError::NoPlanPeriod(label)) => {
-            Err(ApiError::NotFound { what: format!("覆盖 {label} 的规划期") })
-        }
-        Err(ProgressError::ReadModel(e)) => Err(database(e)),
-    }
+    s.read_model.progress_at(request, knowledge).await.map(Json).map_err(progress_error)
 }
 
 /// Where the projections stand.

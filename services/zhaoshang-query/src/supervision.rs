@@ -8,39 +8,20 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 use zhaoshang_http::ApiError;
 use zhaoshang_http::openapi::{Endpoint, OpenApiBuilder, QueryParam};
-use zhaoshang_read_model::progress::ProgressError;
 use zhaoshang_read_model::supervision::{
     ColourCounts, ColourLegend, DutyHeading, DutyStatus, EscalationView, MonthlyReportHistoryRow, MonthlyReportsView,
     SupervisionStatus,
 };
 
-use crate::{Params, QueryService, consistent, database};
+use crate::{Params, QueryService, consistent, database, liuzhou_today, progress_error};
 
-/// Today's date in Liuzhou (UTC+8), the default date of every question here.
-fn liuzhou_today() -> NaiveDate {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    Utc::now().with_timezone(&offset).date_naive()
-}
-
+/// A date parameter, today in Liuzhou when absent.
 fn date_param(p: &Params, name: &str) -> Result<NaiveDate, ApiError> {
-    match p.text(name) {
-        None => Ok(liuzhou_today()),
-        Some(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-            .ok()
-            .filter(|d| (2000..=2100).contains(&chrono::Datelike::year(d)))
-            .ok_or_else(|| ApiError::invalid(name, "date_format", "日期须写作 YYYY-MM-DD（2000 至 2100 年）")),
-    }
-}
-
-fn status_error(error: ProgressError) -> ApiError {
-    match error {
-        ProgressError::NoPlanPeriod(label) => ApiError::NotFound { what: format!("覆盖 {label} 年的规划期") },
-        ProgressError::ReadModel(e) => database(e),
-    }
+    Ok(p.date(name)?.unwrap_or_else(liuzhou_today))
 }
 
 const COLOURS: [&str; 4] = ["green", "blue", "yellow", "red"];
@@ -104,7 +85,7 @@ async fn reminders(
     consistent(&s, &q).await?;
     let known = crate::temporal::knowledge(&s, &p).await?.known_sequence;
     let mut status =
-        s.read_model().supervision_status_known_at(date, task_force.as_deref(), known).await.map_err(status_error)?;
+        s.read_model().supervision_status_known_at(date, task_force.as_deref(), known).await.map_err(progress_error)?;
     if let Some(colours) = colours {
         status.items.retain(|item| colours.iter().any(|c| c == item.colour));
     }
@@ -166,7 +147,7 @@ async fn status_board(
     consistent(&s, &q).await?;
     let known = crate::temporal::knowledge(&s, &p).await?.known_sequence;
     let status =
-        s.read_model().supervision_status_known_at(date, task_force.as_deref(), known).await.map_err(status_error)?;
+        s.read_model().supervision_status_known_at(date, task_force.as_deref(), known).await.map_err(progress_error)?;
     let mut rows: Vec<StatusBoardRow> = Vec::new();
     for item in status.items {
         if rows.last().is_none_or(|row| row.task_force_id != item.task_force_id) {
@@ -225,31 +206,35 @@ pub(crate) fn routes() -> Router<QueryService> {
         .route("/api/v1/escalations", get(escalations))
 }
 
-fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
+/// Documents a GET of the supervision tag, with the consistency parameters.
+pub(crate) fn add(
+    docs: &mut OpenApiBuilder,
+    path: &'static str,
+    summary: &'static str,
+    response: serde_json::Value,
+    mut query: Vec<QueryParam>,
+) {
+    query.push(q("consistent_with", "一致性令牌（命令返回的 sequence）：等读模型追上该事件后再回答", "integer"));
+    query.push(q("wait_ms", "最多等待的毫秒数（默认 5000，最多 30000）", "integer"));
+    docs.add(Endpoint {
+        method: "get",
+        path,
+        tag: "督导",
+        summary,
+        request: None,
+        response: Some(response),
+        status: 200,
+        query,
+        headers: vec![],
+    });
+}
+
+pub(crate) fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
     QueryParam { name, description, schema_type }
 }
 
 /// Adds the supervision endpoints to the query documentation.
 pub(crate) fn document(docs: &mut OpenApiBuilder) {
-    let add = |docs: &mut OpenApiBuilder,
-               path: &'static str,
-               summary: &'static str,
-               response: serde_json::Value,
-               mut query: Vec<QueryParam>| {
-        query.push(q("consistent_with", "一致性令牌（命令返回的 sequence）：等读模型追上该事件后再回答", "integer"));
-        query.push(q("wait_ms", "最多等待的毫秒数（默认 5000，最多 30000）", "integer"));
-        docs.add(Endpoint {
-            method: "get",
-            path,
-            tag: "督导",
-            summary,
-            request: None,
-            response: Some(response),
-            status: 200,
-            query,
-            headers: vec![],
-        });
-    };
     let date = || q("date", "按哪一天判断（YYYY-MM-DD，默认柳州今天）", "string");
     let task_force = || q("task_force", "专班编号（如 automotive）", "string");
     let known_at =

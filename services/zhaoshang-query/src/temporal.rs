@@ -8,37 +8,21 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use zhaoshang_http::ApiError;
-use zhaoshang_http::openapi::{Endpoint, OpenApiBuilder, QueryParam};
-use zhaoshang_read_model::progress::{Knowledge, ProgressError};
+use zhaoshang_http::openapi::{OpenApiBuilder, QueryParam};
+use zhaoshang_read_model::progress::Knowledge;
 use zhaoshang_read_model::temporal::{Comparison, InspectionSnapshot, InspectionView, PointError, PointRequest};
 
 use crate::reports::comparison;
-use crate::{Params, QueryService, consistent, database};
+use crate::supervision::{add, q};
+use crate::{Params, QueryService, consistent, database, liuzhou_today, progress_error};
 
 /// Events listed in a JSON comparison unless `events_limit` says otherwise.
 const DEFAULT_EVENTS: usize = 1_000;
 /// The most a comparison lists (a worksheet holds about a million rows; this
 /// keeps a download to a few megabytes).
 const MAX_EVENTS: usize = 100_000;
-
-fn liuzhou_today() -> NaiveDate {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    Utc::now().with_timezone(&offset).date_naive()
-}
-
-/// A `YYYY-MM-DD` parameter, if given.
-pub(crate) fn optional_date(p: &Params, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-    match p.text(name) {
-        None => Ok(None),
-        Some(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-            .ok()
-            .filter(|d| (2000..=2100).contains(&chrono::Datelike::year(d)))
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid(name, "date_format", "日期须写作 YYYY-MM-DD（2000 至 2100 年）")),
-    }
-}
 
 /// An RFC 3339 time parameter (`2023-07-05T10:00:00+08:00`), if given. A
 /// `+` that arrived unencoded (read as a space) is taken as the `+` it was.
@@ -61,7 +45,7 @@ pub(crate) fn optional_time(p: &Params, name: &str) -> Result<Option<DateTime<Ut
 
 /// The knowledge a progress query asks for: `as_of` and `known_at`.
 pub(crate) async fn knowledge(s: &QueryService, p: &Params) -> Result<Knowledge, ApiError> {
-    let as_of = optional_date(p, "as_of")?;
+    let as_of = p.date("as_of")?;
     let known_sequence = match optional_time(p, "known_at")? {
         Some(at) => Some(s.read_model().sequence_known_at(at).await.map_err(database)?),
         None => None,
@@ -73,7 +57,7 @@ pub(crate) fn point_request(p: &Params, prefix: &str) -> Result<PointRequest, Ap
     let name = |suffix: &str| format!("{prefix}_{suffix}");
     Ok(PointRequest {
         inspection: p.text(&name("inspection")),
-        as_of: optional_date(p, &name("as_of"))?,
+        as_of: p.date(&name("as_of"))?,
         known_at: optional_time(p, &name("known_at"))?,
     })
 }
@@ -91,13 +75,6 @@ pub(crate) fn point_error(error: PointError, prefix: &str) -> ApiError {
             "督导检查快照已固定，不能再与 as_of 或 known_at 同用",
         ),
         PointError::ReadModel(e) => database(e),
-    }
-}
-
-fn progress_error(error: ProgressError) -> ApiError {
-    match error {
-        ProgressError::NoPlanPeriod(label) => ApiError::NotFound { what: format!("覆盖 {label} 的规划期") },
-        ProgressError::ReadModel(e) => database(e),
     }
 }
 
@@ -186,31 +163,8 @@ pub(crate) fn routes() -> Router<QueryService> {
         .route("/api/v1/supervision/comparison", get(compare))
 }
 
-fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
-    QueryParam { name, description, schema_type }
-}
-
 /// Adds the endpoints to the query documentation.
 pub(crate) fn document(docs: &mut OpenApiBuilder) {
-    let add = |docs: &mut OpenApiBuilder,
-               path: &'static str,
-               summary: &'static str,
-               response: serde_json::Value,
-               mut query: Vec<QueryParam>| {
-        query.push(q("consistent_with", "一致性令牌（命令返回的 sequence）：等读模型追上该事件后再回答", "integer"));
-        query.push(q("wait_ms", "最多等待的毫秒数（默认 5000，最多 30000）", "integer"));
-        docs.add(Endpoint {
-            method: "get",
-            path,
-            tag: "督导",
-            summary,
-            request: None,
-            response: Some(response),
-            status: 200,
-            query,
-            headers: vec![],
-        });
-    };
     let r = docs.schema::<Vec<InspectionView>>();
     add(docs, "/api/v1/inspections", "督导检查及其冻结快照所依据的事件序号", r, vec![q("year", "年份", "integer")]);
     let r = docs.schema::<InspectionSnapshot>();

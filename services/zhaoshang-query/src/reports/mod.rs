@@ -31,7 +31,7 @@ use axum::routing::get;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zhaoshang_http::ApiError;
 use zhaoshang_http::openapi::{Endpoint, OpenApiBuilder, QueryParam};
-use zhaoshang_read_model::progress::{PeriodRequest, ProgressError, ProgressTable, parse_period};
+use zhaoshang_read_model::progress::{PeriodRequest, ProgressTable, parse_period};
 
 use crate::{Params, QueryService, consistent, database};
 use attachment_2::{ReserveFilter, ReserveTable};
@@ -140,13 +140,7 @@ async fn progress_table_at(
     request: PeriodRequest,
     knowledge: zhaoshang_read_model::progress::Knowledge,
 ) -> Result<ProgressTable, ApiError> {
-    match service.read_model().progress_at(request, knowledge).await {
-        Ok(table) => Ok(table),
-        Err(ProgressError::NoPlanPeriod(label)) => {
-            Err(ApiError::NotFound { what: format!("覆盖 {label} 的规划期") })
-        }
-        Err(ProgressError::ReadModel(e)) => Err(database(e)),
-    }
+    service.read_model().progress_at(request, knowledge).await.map_err(crate::progress_error)
 }
 
 async fn attachment_1(
