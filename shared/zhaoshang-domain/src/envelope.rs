@@ -645,6 +645,29 @@ fn write_canonical_string(s: &str, out: &mut String) {
 mod tests {
     use super::*;
 
+    /// Metadata with quotes, a tab and a control character in the actor.
+    fn awkward_metadata(idempotency_key: &str) -> EventMetadata {
+        EventMetadata {
+            actor: "联络员 \"甲\"\t\u{1}".to_owned(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: Some(Uuid::now_v7()),
+            idempotency_key: Some(idempotency_key.to_owned()),
+            recorded_at: Utc::now(),
+        }
+    }
+
+    /// A meeting whose texts need every kind of escape.
+    fn awkward_meeting() -> crate::meeting::MeetingEvent {
+        crate::meeting::MeetingEvent::Convened(crate::meeting::RecordMeetingConvened {
+            kind: crate::values::MeetingKind::Joint,
+            task_force_id: Some(crate::values::Slug::parse("automotive").expect("slug")),
+            on: NaiveDate::from_ymd_opt(2022, 3, 1).expect("date"),
+            title: crate::values::Name::parse("联席会\\第一次").expect("name"),
+            attendees: vec![crate::values::Name::parse("柳南区科学技术局").expect("name")],
+            minutes: Some(crate::values::Text::parse("纪要\n第二行\t é 😀 \u{2028}").expect("text")),
+        })
+    }
+
     #[test]
     fn canonical_json_sorts_keys_and_escapes_like_jcs() {
         let value = serde_json::json!({"b": 1, "a": [true, null, "柳州\n\u{1}"], "A": {"z": -5, "y": "\""}});
@@ -655,21 +678,8 @@ mod tests {
 
     #[test]
     fn the_one_pass_encoding_equals_the_canonical_writer() {
-        let metadata = EventMetadata {
-            actor: "联络员 \"甲\"\t\u{1}".to_owned(),
-            correlation_id: Uuid::now_v7(),
-            causation_id: Some(Uuid::now_v7()),
-            idempotency_key: Some("key/1".to_owned()),
-            recorded_at: Utc::now(),
-        };
-        let event = crate::meeting::MeetingEvent::Convened(crate::meeting::RecordMeetingConvened {
-            kind: crate::values::MeetingKind::Joint,
-            task_force_id: Some(crate::values::Slug::parse("automotive").expect("slug")),
-            on: NaiveDate::from_ymd_opt(2022, 3, 1).expect("date"),
-            title: crate::values::Name::parse("联席会\\第一次").expect("name"),
-            attendees: vec![crate::values::Name::parse("柳南区科学技术局").expect("name")],
-            minutes: Some(crate::values::Text::parse("纪要\n第二行\t é 😀 \u{2028}").expect("text")),
-        });
+        let metadata = awkward_metadata("key/1");
+        let event = awkward_meeting();
         for previous in [None, Some("ab".repeat(32))] {
             let envelope = EventEnvelope::seal("meeting", "m-1", 2, previous, &event, &metadata);
             let mut value = serde_json::to_value(&envelope).expect("value");
@@ -685,21 +695,8 @@ mod tests {
     /// refuse the same malformed ones.
     #[test]
     fn a_stored_envelope_hashes_as_the_envelope_does() {
-        let metadata = EventMetadata {
-            actor: "联络员 \"甲\"\t\u{1}".to_owned(),
-            correlation_id: Uuid::now_v7(),
-            causation_id: Some(Uuid::now_v7()),
-            idempotency_key: Some("key/1 \\ 2".to_owned()),
-            recorded_at: Utc::now(),
-        };
-        let event = crate::meeting::MeetingEvent::Convened(crate::meeting::RecordMeetingConvened {
-            kind: crate::values::MeetingKind::Joint,
-            task_force_id: Some(crate::values::Slug::parse("automotive").expect("slug")),
-            on: NaiveDate::from_ymd_opt(2022, 3, 1).expect("date"),
-            title: crate::values::Name::parse("联席会\\第一次").expect("name"),
-            attendees: vec![crate::values::Name::parse("柳南区科学技术局").expect("name")],
-            minutes: Some(crate::values::Text::parse("纪要\n第二行\t é 😀 \u{2028}").expect("text")),
-        });
+        let metadata = awkward_metadata("key/1 \\ 2");
+        let event = awkward_meeting();
         let plain =
             EventMetadata { causation_id: None, idempotency_key: None, actor: "tester".to_owned(), ..metadata.clone() };
         for (previous, metadata) in
