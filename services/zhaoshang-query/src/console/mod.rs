@@ -38,7 +38,6 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{FixedOffset, NaiveDate, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 use zhaoshang_http::ApiError;
@@ -95,11 +94,7 @@ fn redirect(location: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
-/// Today's date in Liuzhou (UTC+8).
-pub(crate) fn liuzhou_today() -> NaiveDate {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    Utc::now().with_timezone(&offset).date_naive()
-}
+pub(crate) use crate::liuzhou_today;
 
 /// The Chinese name of a role.
 pub(crate) fn role_label(role: Role) -> &'static str {
@@ -136,6 +131,22 @@ pub(crate) enum Section {
     Audit,
 }
 
+/// A page's `<head>`: its title, the stylesheet and, on pages with forms and
+/// charts, the console's script.
+fn head(title: &str, with_script: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · 柳州科技招商控制台" }
+            link rel="stylesheet" href="/console/assets/console.css";
+            @if with_script {
+                script src="/console/assets/console.js" defer {}
+            }
+        }
+    }
+}
+
 /// A whole page: head, navigation (what the caller's role may open), the
 /// caller and the logout button, then `body`.
 pub(crate) fn frame(title: &str, caller: &Caller, section: Section, body: Markup) -> Markup {
@@ -149,13 +160,7 @@ pub(crate) fn frame(title: &str, caller: &Caller, section: Section, body: Markup
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · 柳州科技招商控制台" }
-                link rel="stylesheet" href="/console/assets/console.css";
-                script src="/console/assets/console.js" defer {}
-            }
+            (head(title, true))
             body {
                 header.top {
                     span.brand { "柳州市科技系统科技招商" }
@@ -266,12 +271,7 @@ fn login_form(settings: &ConsoleSettings, next: &str, error: Option<&str>) -> Ma
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "登录 · 柳州科技招商控制台" }
-                link rel="stylesheet" href="/console/assets/console.css";
-            }
+            (head("登录", false))
             body {
                 main.narrow.login {
                     h1 { "柳州市科技系统科技招商控制台" }
