@@ -14,8 +14,16 @@ use uuid::Uuid;
 /// How long a server may take to answer after it was started.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("an address").port()
+/// A free port for a server a test starts a moment later. It is drawn below
+/// Linux's ephemeral range (32768 and up), where the sockets other tests
+/// bind to port 0 meanwhile cannot take it first.
+pub fn free_port() -> u16 {
+    loop {
+        let port = 20_000 + u16::try_from(Uuid::new_v4().as_u128() % 12_000).expect("below 12,000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn answers(port: u16) -> bool {

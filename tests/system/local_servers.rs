@@ -3,11 +3,8 @@
 
 use serde_json::json;
 use zhaoshang::system::Role;
+use zhaoshang_tests::private_servers::free_port;
 use zhaoshang_tests::{spawn_with, unique_config};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
 
 #[tokio::test]
 async fn silent_local_servers_are_started_under_the_data_directory() {
