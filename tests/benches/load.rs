@@ -21,7 +21,9 @@
 //! Settings: `LOAD_CLIENTS` (default 64), `LOAD_SECONDS` (10),
 //! `LOAD_CONFLICT_PERCENT` (10: share of commands on the hot records),
 //! `LOAD_MODES` (`default,sync-always`), `LOAD_WITHOUT_PROJECTOR` (set: the
-//! command service alone, no projector reading the stream).
+//! command service alone, no projector reading the stream),
+//! `LOAD_APPEND_BATCH_MAX` (256: the group-commit setting
+//! `append_batch_max`; 1 sends every append alone).
 //!
 //! The system runs in this process (`Role::All`, as `zhaoshang up` does), and
 //! so do the clients: on a 2-core machine they share the cores, which the
@@ -52,6 +54,7 @@ struct Settings {
     seconds: u64,
     conflict_percent: u64,
     modes: Vec<String>,
+    append_batch_max: usize,
 }
 
 fn env_number(name: &str, default: u64) -> anyhow::Result<u64> {
@@ -74,6 +77,7 @@ impl Settings {
             clients: usize::try_from(env_number("LOAD_CLIENTS", 64)?.max(1))?,
             seconds: env_number("LOAD_SECONDS", 10)?.max(1),
             conflict_percent: env_number("LOAD_CONFLICT_PERCENT", 10)?.min(100),
+            append_batch_max: usize::try_from(env_number("LOAD_APPEND_BATCH_MAX", 256)?.max(1))?,
             modes,
         })
     }
@@ -218,9 +222,70 @@ async fn raw_publish_rate(app: &TestApp, window: usize, messages: usize, payload
     Ok(rate)
 }
 
+/// Publishes `messages` raw messages in atomic batches of `batch` (with the
+/// appends' headers), one batch at a time as group commit sends them, into a
+/// stream set up like the event stream, and returns the rate: what group
+/// commit could reach on this server if every client's append waited in
+/// one batch.
+async fn raw_batch_rate(app: &TestApp, batch: usize, messages: usize, payload: Vec<u8>) -> anyhow::Result<f64> {
+    let store = &app.running.store;
+    let name = format!("{}_RAWB", app.config.stream);
+    let prefix = format!("{}rawb", app.config.subject_prefix.replace(".ev", ""));
+    store
+        .jetstream()
+        .create_stream(StreamConfig {
+            name: name.clone(),
+            subjects: vec![format!("{prefix}.>")],
+            allow_atomic_publish: true,
+            ..store.config().stream_config()
+        })
+        .await
+        .context("cannot create the raw batch stream")?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let payload = bytes::Bytes::from(payload);
+    let started = Instant::now();
+    let mut workers = JoinSet::new();
+    {
+        let (client, next, payload, prefix) = (store.client().clone(), next.clone(), payload.clone(), prefix.clone());
+        workers.spawn(async move {
+            loop {
+                let first = next.fetch_add(batch, std::sync::atomic::Ordering::Relaxed);
+                if first >= messages {
+                    return anyhow::Ok(());
+                }
+                let batch_id = uuid::Uuid::new_v4().simple().to_string();
+                for i in 0..batch {
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert("Nats-Batch-Id", batch_id.as_str());
+                    headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+                    headers.insert("Nats-Msg-Id", format!("{prefix}:{}", first + i).as_str());
+                    headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+                    let subject = format!("{prefix}.{}", first + i);
+                    if i + 1 < batch {
+                        client.publish_with_headers(subject, headers, payload.clone()).await?;
+                    } else {
+                        headers.insert("Nats-Batch-Commit", "1");
+                        let ack = client.request_with_headers(subject, headers, payload.clone()).await?;
+                        let ack: serde_json::Value = serde_json::from_slice(&ack.payload)?;
+                        anyhow::ensure!(ack["count"] == batch, "a raw batch was refused: {ack}");
+                    }
+                }
+            }
+        });
+    }
+    while let Some(joined) = workers.join_next().await {
+        joined??;
+    }
+    let published = messages.div_ceil(batch) * batch;
+    let rate = published as f64 / started.elapsed().as_secs_f64();
+    store.jetstream().delete_stream(&name).await.context("cannot delete the raw batch stream")?;
+    Ok(rate)
+}
+
 async fn run_mode(mode: &str, settings: &Settings) -> anyhow::Result<bool> {
     let mut private_nats = None;
-    let mut config = Config { duplicate_window_hours: 1, ..unique_config() };
+    let mut config =
+        Config { duplicate_window_hours: 1, append_batch_max: settings.append_batch_max, ..unique_config() };
     let durability = if mode == "sync-always" {
         let nats = PrivateNats::start(true);
         if !nats.sync_always {
@@ -262,6 +327,7 @@ async fn run_mode(mode: &str, settings: &Settings) -> anyhow::Result<bool> {
 
     eprintln!("load [{mode}]: {} clients for {} s…", settings.clients, settings.seconds);
     let load_before = load_average();
+    let together_before = app.running.store.appends_stored_together();
     let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let until = started + Duration::from_secs(settings.seconds);
@@ -291,6 +357,7 @@ async fn run_mode(mode: &str, settings: &Settings) -> anyhow::Result<bool> {
     }
     let elapsed = started.elapsed();
     let cpu = process_cpu_seconds() - cpu_before;
+    let together = app.running.store.appends_stored_together() - together_before;
     let load_after = load_average();
     let in_stream = app.events_in_stream().await - setup_events;
     let drain_started = Instant::now();
@@ -304,7 +371,12 @@ async fn run_mode(mode: &str, settings: &Settings) -> anyhow::Result<bool> {
     let payload = app.running.store.get(last).await?.envelope.to_vec();
     let raw_messages = 20_000;
     let raw = raw_publish_rate(&app, settings.clients, raw_messages, payload.clone()).await?;
-    let raw_16 = raw_publish_rate(&app, 16, raw_messages / 2, payload).await?;
+    let raw_16 = raw_publish_rate(&app, 16, raw_messages / 2, payload.clone()).await?;
+    let raw_batched = if app.running.store.groups_appends() {
+        Some(raw_batch_rate(&app, settings.clients, raw_messages, payload).await?)
+    } else {
+        None
+    };
 
     tally.latencies.sort();
     let requests = tally.latencies.len() as f64;
@@ -343,6 +415,16 @@ async fn run_mode(mode: &str, settings: &Settings) -> anyhow::Result<bool> {
         settings.clients,
         throughput / raw
     );
+    match raw_batched {
+        Some(rate) => println!(
+            "  group commit       {together} of {} appends stored in atomic batches; raw atomic batches of {}, \
+             one at a time: {rate:.0} messages/s; zhaoshang/raw batched = {:.2}",
+            tally.accepted,
+            settings.clients,
+            throughput / rate
+        ),
+        None => println!("  group commit       off (this nats-server or stream takes no atomic batches)"),
+    }
     println!(
         "  machine            load average {load_before} before, {load_after} after; this process used {:.2} CPU-s \
          ({:.0} % of one core; {:.0} commands per CPU-second, clients included)",

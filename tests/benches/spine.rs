@@ -150,6 +150,7 @@ impl Settings {
             subject_prefix: self.subject_prefix(),
             replicas: 1,
             duplicate_window: Duration::from_secs(3600),
+            ..EventStoreConfig::default()
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn unique_config() -> Config {
         subject_prefix: format!("t{id}.ev"),
         replicas: 1,
         duplicate_window_hours: 1,
+        append_batch_max: 256,
         ready_lag: 10_000,
         listen: "127.0.0.1:0".parse().expect("valid address"),
         data_dir: std::env::temp_dir().join("zhaoshang-test"),

@@ -3,6 +3,7 @@
 mod audit;
 mod briefing;
 mod full_year;
+mod group_commit;
 mod import;
 mod ledger;
 mod local_servers;

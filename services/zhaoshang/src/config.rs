@@ -41,6 +41,10 @@ pub struct Config {
     /// How long a retried command is recognised by its Idempotency-Key, in hours.
     #[arg(long, env = "ZHAOSHANG_DUPLICATE_WINDOW_HOURS", default_value_t = 24)]
     pub duplicate_window_hours: u64,
+    /// Most concurrent appends sent to JetStream as one atomic batch (group
+    /// commit; nats-server 2.12 or later). 1 sends each append alone.
+    #[arg(long, env = "ZHAOSHANG_APPEND_BATCH_MAX", default_value_t = 256)]
+    pub append_batch_max: usize,
     /// Address the HTTP API listens on.
     #[arg(long, env = "ZHAOSHANG_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -148,6 +152,7 @@ impl Config {
             subject_prefix: self.subject_prefix.clone(),
             replicas: self.replicas,
             duplicate_window: std::time::Duration::from_secs(self.duplicate_window_hours * 3600),
+            append_batch_max: self.append_batch_max,
         }
     }
 

@@ -141,6 +141,7 @@ fn zhaoshang_process(config: &Config, role: &str) -> Command {
         .env("ZHAOSHANG_STREAM", &config.stream)
         .env("ZHAOSHANG_SUBJECT_PREFIX", &config.subject_prefix)
         .env("ZHAOSHANG_DUPLICATE_WINDOW_HOURS", config.duplicate_window_hours.to_string())
+        .env("ZHAOSHANG_APPEND_BATCH_MAX", config.append_batch_max.to_string())
         .env("ZHAOSHANG_PROJECTOR_MAX_BATCH", config.projector_max_batch.to_string())
         .env("ZHAOSHANG_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")

@@ -62,7 +62,8 @@ impl EventStore {
             .map_err(|e| EventStoreError::Unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
         let jetstream = jetstream::new(client.clone());
         let stream = jetstream.get_stream(&config.stream_name).await.map_err(unavailable)?;
-        Ok(Self { client, jetstream, stream, config })
+        // The auditors' tools only read: their appends, if any, go alone.
+        Ok(Self { client, jetstream, stream, config, group_commit: None })
     }
 
     /// Whether the stream forbids deleting and purging messages, as a system

@@ -13,13 +13,15 @@
 //! creates or checks the stream, appends and reads.
 
 pub mod audit;
+mod group_commit;
+
+pub use group_commit::{LONE_IN_FLIGHT, MIN_BATCH};
 
 use std::time::Duration;
 
 use async_nats::jetstream::{
     self,
-    context::{GetStreamErrorKind, PublishErrorKind},
-    message::PublishMessage,
+    context::GetStreamErrorKind,
     stream::{Config as StreamConfig, DiscardPolicy, LastRawMessageErrorKind, RawMessageErrorKind, StorageType},
 };
 use zhaoshang_domain::EventEnvelope;
@@ -39,6 +41,10 @@ pub struct EventStoreConfig {
     /// How long a `Nats-Msg-Id` is remembered: the window in which a retried
     /// command is guaranteed to be answered with its first result.
     pub duplicate_window: Duration,
+    /// Most appends sent together as one atomic batch (group commit, on
+    /// nats-server 2.12 or later with a stream that allows atomic publish);
+    /// 1 sends every append alone.
+    pub append_batch_max: usize,
 }
 
 impl EventStoreConfig {
@@ -69,6 +75,7 @@ impl Default for EventStoreConfig {
             subject_prefix: "zs.ev".to_owned(),
             replicas: 1,
             duplicate_window: Duration::from_secs(24 * 60 * 60),
+            append_batch_max: 256,
         }
     }
 }
@@ -136,6 +143,8 @@ pub struct EventStore {
     jetstream: jetstream::Context,
     stream: jetstream::stream::Stream,
     config: EventStoreConfig,
+    /// Set when appends are sent in atomic batches.
+    group_commit: Option<group_commit::GroupCommit>,
 }
 
 impl EventStore {
@@ -167,8 +176,29 @@ impl EventStore {
     /// As [`EventStore::connect`].
     pub async fn with_client(client: async_nats::Client, config: EventStoreConfig) -> Result<Self, EventStoreError> {
         let jetstream = jetstream::new(client.clone());
-        let stream = ensure_stream(&jetstream, &config).await?;
-        Ok(Self { client, jetstream, stream, config })
+        let atomic = config.append_batch_max > 1 && knows_atomic_batches(&client.server_info().version);
+        let stream = ensure_stream(&jetstream, &config, atomic).await?;
+        let group_commit = (atomic && stream.cached_info().config.allow_atomic_publish)
+            .then(|| group_commit::GroupCommit::start(client.clone(), jetstream.clone(), config.append_batch_max));
+        if atomic && group_commit.is_none() {
+            tracing::warn!(
+                stream = %config.stream_name,
+                "the stream does not allow atomic publish: appends are sent one by one; an administrator can allow it \
+                 (allow_atomic: true, nats-server 2.12 or later) to let concurrent appends share their fsyncs"
+            );
+        }
+        Ok(Self { client, jetstream, stream, config, group_commit })
+    }
+
+    /// Whether concurrent appends are sent together in atomic batches.
+    pub fn groups_appends(&self) -> bool {
+        self.group_commit.is_some()
+    }
+
+    /// How many appends through this store (and its clones) were stored as
+    /// part of an atomic batch of two or more.
+    pub fn appends_stored_together(&self) -> u64 {
+        self.group_commit.as_ref().map_or(0, group_commit::GroupCommit::stored_together)
     }
 
     /// The NATS connection, for consumers that share it.
@@ -218,22 +248,13 @@ impl EventStore {
             return Err(EventStoreError::Unavailable("not connected to NATS".to_owned()));
         }
         let subject = self.subject(&envelope.aggregatetype, &envelope.aggregateid);
-        let message = PublishMessage::build()
-            .payload(envelope.to_vec().into())
-            .message_id(message_id)
-            .expected_last_subject_sequence(expected_last_sequence);
-        let map_publish_error = |e: jetstream::context::PublishError| match e.kind() {
-            PublishErrorKind::WrongLastSequence => EventStoreError::Conflict { expected: expected_last_sequence },
-            _ => unavailable(e),
-        };
-        let ack = self
-            .jetstream
-            .send_publish(subject, message)
-            .await
-            .map_err(map_publish_error)?
-            .await
-            .map_err(map_publish_error)?;
-        Ok(Appended { sequence: ack.sequence, duplicate: ack.duplicate })
+        let payload = bytes::Bytes::from(envelope.to_vec());
+        match &self.group_commit {
+            Some(group_commit) => group_commit.append(subject, payload, message_id, expected_last_sequence).await,
+            None => {
+                group_commit::publish_alone(&self.jetstream, subject, payload, message_id, expected_last_sequence).await
+            }
+        }
     }
 
     /// The last event of a subject, read from the stream leader (so it sees
@@ -355,11 +376,19 @@ pub fn decode(sequence: u64, payload: &[u8]) -> Result<StoredEvent, EventStoreEr
         .map_err(|source| EventStoreError::Corrupt { sequence, source })
 }
 
+/// Whether a nats-server of this version (`2.12.3`) takes atomic batches.
+fn knows_atomic_batches(version: &str) -> bool {
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (2, 12)
+}
+
 async fn ensure_stream(
     jetstream: &jetstream::Context,
     config: &EventStoreConfig,
+    atomic: bool,
 ) -> Result<jetstream::stream::Stream, EventStoreError> {
-    let wanted = config.stream_config();
+    let wanted = StreamConfig { allow_atomic_publish: atomic, ..config.stream_config() };
     match jetstream.get_stream(&config.stream_name).await {
         Ok(mut stream) => {
             let info = stream.info().await.map_err(unavailable)?;
@@ -396,7 +425,17 @@ async fn ensure_stream(
 
 #[cfg(test)]
 mod tests {
-    use super::split_credentials;
+    use super::{knows_atomic_batches, split_credentials};
+
+    #[test]
+    fn atomic_batches_need_nats_server_2_12() {
+        assert!(knows_atomic_batches("2.12.3"));
+        assert!(knows_atomic_batches("2.15.1"));
+        assert!(knows_atomic_batches("3.0.0"));
+        assert!(!knows_atomic_batches("2.9.11"));
+        assert!(!knows_atomic_batches("2.11.0-beta.1"));
+        assert!(!knows_atomic_batches(""));
+    }
 
     #[test]
     fn credentials_are_taken_out_of_the_url() {
