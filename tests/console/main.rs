@@ -591,9 +591,29 @@ async fn the_sso_posts_an_id_token_that_becomes_the_session_and_a_member_sees_on
     zhaoshang_tests::wait_for_checkpoint(&app.running.read_model, last, "the plan is projected").await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
 
-    // The login page links to the SSO.
+    // The login page starts an SSO login of ours, which sends the browser to
+    // the SSO with a fresh state and nonce, kept in a cookie only the
+    // callback receives.
     let login = http.get(format!("{}/console/login", app.base)).send().await.expect("get").text().await.expect("html");
-    assert!(login.contains("https://sso.example.gov.cn/authorize?client_id=zhaoshang"), "{login}");
+    assert!(login.contains("href=\"/console/login/sso\""), "{login}");
+    let start = http.get(format!("{}/console/login/sso", app.base)).send().await.expect("get");
+    assert_eq!(start.status(), 303);
+    let location = start.headers()["location"].to_str().expect("location").to_owned();
+    let query = location
+        .strip_prefix("https://sso.example.gov.cn/authorize?client_id=zhaoshang&")
+        .unwrap_or_else(|| panic!("to the SSO: {location}"));
+    let parameters: std::collections::HashMap<&str, &str> =
+        query.split('&').filter_map(|pair| pair.split_once('=')).collect();
+    let (state, nonce) = (parameters["state"].to_owned(), parameters["nonce"].to_owned());
+    assert!(state.len() >= 32 && nonce.len() >= 32 && state != nonce, "{location}");
+    let sso_cookie = start.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    assert!(sso_cookie.starts_with(&format!("zhaoshang_sso={state}.{nonce};")), "{sso_cookie}");
+    for attribute in ["Path=/console/login/callback", "HttpOnly", "Secure", "SameSite=None", "Max-Age=600"] {
+        assert!(sso_cookie.contains(attribute), "{attribute} in {sso_cookie}");
+    }
+    let browser_cookie = format!("zhaoshang_sso={state}.{nonce}");
+    let again = http.get(format!("{}/console/login/sso", app.base)).send().await.expect("get");
+    assert_ne!(again.headers()["location"], location.as_str(), "every login has its own state and nonce");
 
     // The SSO's form_post: a signed id_token becomes the session.
     let now = zhaoshang_http::auth::unix_now();
@@ -609,30 +629,57 @@ async fn the_sso_posts_an_id_token_that_becomes_the_session_and_a_member_sees_on
     };
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.kid = Some("city-sso".to_owned());
-    let id_token =
-        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref())).expect("sign");
-    let callback = http
-        .post(format!("{}/console/login/callback", app.base))
-        .form(&[("id_token", id_token.as_str()), ("state", "s1")])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(callback.status(), 200, "a same-site page moves on, so the Strict cookie goes with it");
-    let set_cookie = callback.headers()["set-cookie"].to_str().expect("cookie").to_owned();
-    assert!(set_cookie.starts_with(&format!("zhaoshang_session={id_token};")), "{set_cookie}");
-    assert!(callback.text().await.expect("html").contains("url=/console/"));
+    let signed = |key: &[u8], nonce: &str| {
+        let mut claims = serde_json::to_value(&claims).expect("claims");
+        claims["nonce"] = json!(nonce);
+        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(key)).expect("sign")
+    };
+    let id_token = signed(pkcs8.as_ref(), &nonce);
+    let post_callback = |token: String, state: &str, cookie: Option<&str>| {
+        let mut request = http
+            .post(format!("{}/console/login/callback", app.base))
+            .form(&[("id_token", token.as_str()), ("state", state)]);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let no_session = |answer: &reqwest::Response| {
+        !answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().expect("cookie").starts_with("zhaoshang_session="))
+    };
+    // Login CSRF: another site posts a valid token of its own, but the
+    // browser never started that login, so it has no SSO cookie.
+    let csrf = post_callback(id_token.clone(), &state, None).await.expect("post");
+    assert_eq!(csrf.status(), 403);
+    assert!(no_session(&csrf));
+    assert!(csrf.text().await.expect("html").contains("无法核实这次统一身份认证登录"));
+    // A wrong state, or a token issued for another login (its nonce), neither.
+    let wrong_state = post_callback(id_token.clone(), "0123456789abcdef", Some(&browser_cookie)).await.expect("post");
+    assert_eq!(wrong_state.status(), 403);
+    assert!(no_session(&wrong_state));
+    let other_login = post_callback(signed(pkcs8.as_ref(), "another-nonce"), &state, Some(&browser_cookie)).await;
+    let other_login = other_login.expect("post");
+    assert_eq!(other_login.status(), 403);
+    assert!(no_session(&other_login));
     // A token the SSO did not sign is refused, and no session is set.
     let forged_key = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("another key");
-    let forged = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(forged_key.as_ref()))
-        .expect("sign");
-    let refused = http
-        .post(format!("{}/console/login/callback", app.base))
-        .form(&[("id_token", forged.as_str())])
-        .send()
-        .await
-        .expect("post");
+    let refused = post_callback(signed(forged_key.as_ref(), &nonce), &state, Some(&browser_cookie)).await;
+    let refused = refused.expect("post");
     assert_eq!(refused.status(), 401);
-    assert!(refused.headers().get("set-cookie").is_none());
+    assert!(no_session(&refused));
+    // The answer to this browser's own login becomes the session, and the
+    // SSO cookie is spent.
+    let callback = post_callback(id_token.clone(), &state, Some(&browser_cookie)).await.expect("post");
+    assert_eq!(callback.status(), 200, "a same-site page moves on, so the Strict cookie goes with it");
+    let cookies: Vec<String> =
+        callback.headers().get_all("set-cookie").iter().map(|c| c.to_str().expect("cookie").to_owned()).collect();
+    assert!(cookies.iter().any(|c| c.starts_with(&format!("zhaoshang_session={id_token};"))), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("zhaoshang_sso=;") && c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(callback.text().await.expect("html").contains("url=/console/"));
 
     // The member sees their own task force with its forms, not another's page.
     let cookie = format!("zhaoshang_session={id_token}");

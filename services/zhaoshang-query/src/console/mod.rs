@@ -66,6 +66,7 @@ const ECHARTS_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/node_modules
 pub fn router(service: QueryService, security: Arc<Security>) -> Router {
     let login = Router::new()
         .route("/console/login", get(login_page).post(login_with_token))
+        .route("/console/login/sso", get(login_with_sso))
         .route("/console/login/callback", axum::routing::post(login_callback))
         .with_state((service.clone(), security));
     Router::new()
@@ -276,8 +277,8 @@ fn login_form(settings: &ConsoleSettings, next: &str, error: Option<&str>) -> Ma
                 main.narrow.login {
                     h1 { "柳州市科技系统科技招商控制台" }
                     p.muted { "科技招商三年行动（2022—2024）进度、台账、督导与审计" }
-                    @if let Some(url) = &settings.sso_login_url {
-                        p { a.button href=(url) { "通过统一身份认证登录" } }
+                    @if settings.sso_login_url.is_some() {
+                        p { a.button href="/console/login/sso" { "通过统一身份认证登录" } }
                         p.muted { "或粘贴访问令牌：" }
                     }
                     @if let Some(error) = error {
@@ -407,9 +408,62 @@ async fn login_with_token(
     start_session(&service, &security, &headers, &form.token, &next, then)
 }
 
+/// The cookie that ties an SSO answer to the browser that asked for it:
+/// `<state>.<nonce>`, for ten minutes, sent only to the callback. The SSO
+/// posts its answer from its own site, so the cookie must be `SameSite=None`,
+/// which browsers accept only with `Secure`: SSO logins need HTTPS (or
+/// `localhost`).
+const SSO_COOKIE: &str = "zhaoshang_sso";
+const SSO_CALLBACK_PATH: &str = "/console/login/callback";
+const SSO_LOGIN_SECONDS: u64 = 600;
+
+fn sso_cookie(value: &str, max_age: u64) -> HeaderValue {
+    let value =
+        format!("{SSO_COOKIE}={value}; Path={SSO_CALLBACK_PATH}; HttpOnly; Secure; SameSite=None; Max-Age={max_age}");
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("zhaoshang_sso=; Max-Age=0"))
+}
+
+/// Starts an SSO login: a fresh `state` and `nonce`, kept in this browser's
+/// [`SSO_COOKIE`] and sent to the SSO, which returns them (OIDC: `state` in
+/// the form, `nonce` inside the signed `id_token`). The callback accepts an
+/// answer only with both, so another site cannot log a browser in as someone
+/// else with a token of its own (login CSRF), nor replay an old token.
+async fn login_with_sso(State((service, _)): State<(QueryService, Arc<Security>)>) -> Response {
+    let Some(url) = &service.console.sso_login_url else {
+        return (StatusCode::NOT_FOUND, login_form(&service.console, "/console/", Some("本系统未配置统一身份认证。")))
+            .into_response();
+    };
+    let state = uuid::Uuid::new_v4().simple().to_string();
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let mut response = redirect(&format!("{url}{separator}state={state}&nonce={nonce}"));
+    response.headers_mut().append(header::SET_COOKIE, sso_cookie(&format!("{state}.{nonce}"), SSO_LOGIN_SECONDS));
+    response
+}
+
 #[derive(Deserialize)]
 struct SsoCallback {
     id_token: String,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// The `nonce` claim of a token (read before it is verified: it is only
+/// compared with the cookie's, and the token is verified next anyway).
+fn token_nonce(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.trim().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims["nonce"].as_str().map(str::to_owned)
+}
+
+/// Whether an SSO answer belongs to the login this browser started.
+fn sso_answer_expected(headers: &HeaderMap, form: &SsoCallback) -> bool {
+    let Some((state, nonce)) = zhaoshang_http::auth::cookie(headers, SSO_COOKIE).and_then(|v| v.split_once('.')) else {
+        return false;
+    };
+    form.state.as_deref() == Some(state) && token_nonce(&form.id_token).as_deref() == Some(nonce)
 }
 
 /// The city SSO's OIDC `form_post` answer: the `id_token` is verified with
@@ -419,6 +473,16 @@ async fn login_callback(
     headers: HeaderMap,
     Form(form): Form<SsoCallback>,
 ) -> Response {
+    // Used once, whatever the outcome.
+    let forget = sso_cookie("", 0);
+    if !sso_answer_expected(&headers, &form) {
+        tracing::info!("console SSO answer refused: its state or nonce is not this browser's login");
+        let message = "无法核实这次统一身份认证登录（可能来自其他网站，或已超过十分钟），请重新登录。";
+        let mut response =
+            (StatusCode::FORBIDDEN, login_form(&service.console, "/console/", Some(message))).into_response();
+        response.headers_mut().append(header::SET_COOKIE, forget);
+        return response;
+    }
     // The SSO posts from its own site, so a redirect now would be a
     // cross-site navigation that does not carry the SameSite=Strict cookie
     // just set: a page of ours moves on instead, same-site.
@@ -436,7 +500,9 @@ async fn login_callback(
         }
         .into_response()
     };
-    start_session(&service, &security, &headers, &form.id_token, "/console/", then)
+    let mut response = start_session(&service, &security, &headers, &form.id_token, "/console/", then);
+    response.headers_mut().append(header::SET_COOKIE, forget);
+    response
 }
 
 async fn logout(State(service): State<QueryService>, headers: HeaderMap) -> Response {
