@@ -1,7 +1,7 @@
 //! Importing filled-in templates: every row checked before any is written,
 //! bad rows named by row, column and rule, and a re-post writes nothing twice.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use zhaoshang_tests::{TestApp, spawn_with_plan};
 
 /// A CSV file as the bureau fills in the template: headings, the rule row, then rows.
@@ -147,4 +147,106 @@ async fn an_import_checks_every_row_first_and_resumes_without_writing_twice() {
 
     let (status, unknown) = post_file(&app, "budgets", b"x".to_vec()).await;
     assert_eq!(status, 404, "{unknown}");
+}
+
+#[tokio::test]
+async fn platforms_spending_and_talent_are_imported_counted_and_checked_like_live_records() {
+    let app = spawn_with_plan().await;
+    let before = app.events_in_stream().await;
+
+    // A bad file: an unknown spending category, people in words, a talent
+    // record over the domain's limit (a rule, not a cell format). Nothing is written.
+    let bad =
+        csv_file(&app, "expenditures", &[&["automotive", "差旅", "1.86", "2023-04-08", "赴深圳招商交通费", "JZ-01"]])
+            .await;
+    let (status, problem) = post_file(&app, "expenditures", bad).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        (problem["errors"][0]["column"].as_str(), problem["errors"][0]["rule"].as_str()),
+        (Some("支出类别"), Some("allowed_values"))
+    );
+    let bad = csv_file(
+        &app,
+        "talent-introductions",
+        &[
+            &["automotive", "电控研发团队", "六", "", "", "2023-07-01"],
+            &["automotive", "整建制引进的研究院", "1200", "", "", "2023-07-02"],
+        ],
+    )
+    .await;
+    let (status, problem) = post_file(&app, "talent-introductions", bad).await;
+    assert_eq!(status, 422, "{problem}");
+    let named: Vec<(u64, &str, &str)> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap_or(0), e["column"].as_str().unwrap_or(""), e["rule"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(named, [(3, "人数", "whole_number")], "cells are checked first, for the whole file");
+    let bad =
+        csv_file(&app, "talent-introductions", &[&["automotive", "整建制引进的研究院", "1200", "", "", "2023-07-02"]])
+            .await;
+    let (status, problem) = post_file(&app, "talent-introductions", bad).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        (problem["errors"][0]["column"].as_str(), problem["errors"][0]["rule"].as_str()),
+        (Some("人数"), Some("people_in_range"))
+    );
+    assert_eq!(app.events_in_stream().await, before, "refused files write nothing");
+
+    // Good files, each posted twice: the second post writes nothing.
+    let imports: [(&str, &[&[&str]]); 3] = [
+        (
+            "service-platforms",
+            &[&["柳州汽车检测公共服务平台", "合作", "automotive", "检测中心", "2023-04-02", "合作协议 2023-07 号", ""]],
+        ),
+        (
+            "expenditures",
+            &[
+                &["automotive", "交通保障", "1.86", "2023-04-08", "赴深圳招商交通费", "JZ-01"],
+                &["", "委托招商", "12.5", "2023-05-06", "委托第三方机构招商服务费", "JZ-02"],
+            ],
+        ),
+        ("talent-introductions", &[&["automotive", "电控研发团队", "6", "高层次人才", "某汽车企业", "2023-07-01"]]),
+    ];
+    let mut sequence = 0;
+    for (kind, rows) in imports {
+        let file = csv_file(&app, kind, rows).await;
+        let (status, report) = post_file(&app, kind, file.clone()).await;
+        assert_eq!(status, 201, "{kind}: {report}");
+        assert_eq!(report["written"], rows.len(), "{kind}: {report}");
+        let (status, again) = post_file(&app, kind, file).await;
+        assert_eq!(status, 201, "{kind}: {again}");
+        assert_eq!((again["written"].as_u64(), again["already_imported"].as_u64()), (Some(0), Some(rows.len() as u64)));
+        sequence = sequence.max(report["sequence"].as_u64().expect("sequence"));
+    }
+    assert_eq!(app.events_in_stream().await, before + 4, "one event per row, once");
+
+    // They count exactly as records made through the API.
+    let table = app.get("/api/v1/progress?year=2023", Some(sequence)).await.body;
+    let platforms =
+        table["total"]["cells"].as_array().and_then(|c| c.iter().find(|c| c["measure"] == "service_platforms"));
+    assert_eq!(platforms.expect("cell")["actual"], 1, "{table}");
+    let spending = app.get("/api/v1/expenditures?year=2023", Some(sequence)).await.body;
+    let totals = spending["totals"].as_array().expect("totals");
+    let row = |task_force: Value, category: Value| {
+        totals.iter().find(|t| {
+            let all_task_forces = task_force == "*";
+            let all_categories = category == "*";
+            t["all_task_forces"] == all_task_forces
+                && t["all_categories"] == all_categories
+                && (all_task_forces || t["task_force_id"] == task_force)
+                && (all_categories || t["category"] == category)
+        })
+    };
+    let total = |task_force: Value, category: Value| row(task_force, category).map(|t| t["total_yuan"].clone());
+    assert_eq!(total(json!("*"), json!("*")), Some(json!(18_600 + 125_000)), "{spending}");
+    assert_eq!(total(json!("automotive"), json!("transport")), Some(json!(18_600)));
+    // The office's own spending is its own row, not confused with the totals.
+    assert_eq!(total(Value::Null, json!("*")), Some(json!(125_000)), "{spending}");
+    assert_eq!(total(json!("*"), json!("commissioned_promotion")), Some(json!(125_000)));
+    assert_eq!(totals.len(), 7, "task force × category, task force, category, overall: {spending}");
+    let people = app.get("/api/v1/talent-introductions?year=2023", Some(sequence)).await.body;
+    assert_eq!(people[0]["people"], 6, "{people}");
+    assert_eq!(people[0]["level"], "高层次人才", "{people}");
 }

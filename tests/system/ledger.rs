@@ -213,7 +213,7 @@ async fn enterprises_platforms_expenditure_and_talent_are_recorded_counted_and_r
         .find(|t| t["task_force_id"] == "automotive" && t["category"] == "transport")
         .expect("transport total");
     assert_eq!(transport["total_yuan"], 20_000);
-    let overall = totals.iter().find(|t| t["task_force_id"].is_null() && t["category"].is_null()).expect("overall");
+    let overall = totals.iter().find(|t| t["all_task_forces"] == true && t["all_categories"] == true).expect("overall");
     assert_eq!(overall["total_yuan"], 20_000, "the reversed payment is not totalled: {spending}");
     let people = app.get("/api/v1/talent-introductions?year=2023", Some(token)).await.body;
     assert_eq!(people[0]["people"], 6);

@@ -419,7 +419,19 @@ async fn import_templates_carry_chinese_headings_and_their_rules() {
     assert_eq!(list.status, 200);
     let templates = list.body.as_array().expect("a list").clone();
     let kinds: Vec<&str> = templates.iter().map(|t| t["kind"].as_str().expect("kind")).collect();
-    assert_eq!(kinds, ["project-leads", "project-signings", "activities", "meetings", "dockings"]);
+    assert_eq!(
+        kinds,
+        [
+            "project-leads",
+            "project-signings",
+            "activities",
+            "meetings",
+            "dockings",
+            "service-platforms",
+            "expenditures",
+            "talent-introductions"
+        ]
+    );
 
     // Every column fills a field of its command's body (or the path's id):
     // the templates cannot drift from the commands.

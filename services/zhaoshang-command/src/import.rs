@@ -26,6 +26,10 @@ use zhaoshang_domain::aggregate::Responsibility;
 use zhaoshang_domain::import::{CellError, Template, find, row_to_body};
 use zhaoshang_domain::meeting::{Meeting, MeetingCommand, RecordMeetingConvened};
 use zhaoshang_domain::project::{Project, ProjectCommand, RecordProjectLead, SignProject};
+use zhaoshang_domain::resources::{
+    Expenditure, ExpenditureCommand, RecordExpenditure, RecordServicePlatform, RecordTalentIntroduction,
+    ServicePlatform, ServicePlatformCommand, TalentIntroduction, TalentIntroductionCommand,
+};
 use zhaoshang_domain::task_force::{RecordDocking, TaskForce, TaskForceCommand};
 use zhaoshang_domain::values::Slug;
 use zhaoshang_domain::{Aggregate, DecisionContext};
@@ -47,6 +51,9 @@ enum RowCommand {
     Activity(String, ActivityCommand),
     Meeting(String, MeetingCommand),
     TaskForce(String, TaskForceCommand),
+    ServicePlatform(String, ServicePlatformCommand),
+    Expenditure(String, ExpenditureCommand),
+    TalentIntroduction(String, TalentIntroductionCommand),
 }
 
 /// A row that cannot be imported.
@@ -196,6 +203,17 @@ fn to_command(
         "dockings" => {
             RowCommand::TaskForce(slug(id)?, TaskForceCommand::RecordDocking(typed::<RecordDocking>(template, body)?))
         }
+        "service-platforms" => RowCommand::ServicePlatform(
+            new_id(),
+            ServicePlatformCommand::Record(typed::<RecordServicePlatform>(template, body)?),
+        ),
+        "expenditures" => {
+            RowCommand::Expenditure(new_id(), ExpenditureCommand::Record(typed::<RecordExpenditure>(template, body)?))
+        }
+        "talent-introductions" => RowCommand::TalentIntroduction(
+            new_id(),
+            TalentIntroductionCommand::Record(typed::<RecordTalentIntroduction>(template, body)?),
+        ),
         other => unreachable!("template {other} has no command"),
     })
 }
@@ -325,6 +343,11 @@ async fn import(
         Simulation::<Meeting>::new(),
         Simulation::<TaskForce>::new(),
     );
+    let (mut platforms, mut expenditures, mut talent) = (
+        Simulation::<ServicePlatform>::new(),
+        Simulation::<Expenditure>::new(),
+        Simulation::<TalentIntroduction>::new(),
+    );
     let mut pending = 0;
     for (row, command) in &commands {
         let k = key(*row);
@@ -333,6 +356,9 @@ async fn import(
             RowCommand::Activity(id, c) => activities.decide(&service, id, c, &k, &context, &permission).await,
             RowCommand::Meeting(id, c) => meetings.decide(&service, id, c, &k, &context, &permission).await,
             RowCommand::TaskForce(id, c) => task_forces.decide(&service, id, c, &k, &context, &permission).await,
+            RowCommand::ServicePlatform(id, c) => platforms.decide(&service, id, c, &k, &context, &permission).await,
+            RowCommand::Expenditure(id, c) => expenditures.decide(&service, id, c, &k, &context, &permission).await,
+            RowCommand::TalentIntroduction(id, c) => talent.decide(&service, id, c, &k, &context, &permission).await,
         };
         match decided {
             Ok(true) => pending += 1,
@@ -377,6 +403,15 @@ async fn import(
             }
             RowCommand::TaskForce(id, c) => {
                 RepositoryOf::<TaskForce>::repository(&service).execute(id, c, &request).await
+            }
+            RowCommand::ServicePlatform(id, c) => {
+                RepositoryOf::<ServicePlatform>::repository(&service).execute_as(id, c, &request, &permission).await
+            }
+            RowCommand::Expenditure(id, c) => {
+                RepositoryOf::<Expenditure>::repository(&service).execute_as(id, c, &request, &permission).await
+            }
+            RowCommand::TalentIntroduction(id, c) => {
+                RepositoryOf::<TalentIntroduction>::repository(&service).execute_as(id, c, &request, &permission).await
             }
         };
         match outcome {

@@ -45,7 +45,7 @@ const DATE_RULE: &str = "必填。日期，写作 2022-05-01；不得晚于今�
 const TASK_FORCE_RULE: &str = "必填。专班编号：automotive、machinery、biomedicine 等，见 /api/v1/task-forces 的 id";
 
 /// Every template, in the order the README lists them.
-pub const TEMPLATES: [Template; 5] = [
+pub const TEMPLATES: [Template; 8] = [
     Template {
         kind: "project-leads",
         name: "项目线索",
@@ -140,6 +140,51 @@ pub const TEMPLATES: [Template; 5] = [
             col("对接结果", "outcome", false, "选填。不超过 20000 字"),
         ],
     },
+    Template {
+        kind: "service-platforms",
+        name: "服务平台",
+        command: "POST /api/v1/service-platforms",
+        columns: &[
+            col("平台名称", "name", true, "必填。不超过 200 字"),
+            col("引进或合作", "relation", true, "必填。填“引进”（平台落地柳州）或“合作”（在原地与我局合作）"),
+            col("专班编号", "task_force_id", false, "选填。由专班引进或对接的填专班编号；办公室直接引进的不填"),
+            col("运营单位", "operator", false, "选填。不超过 200 字"),
+            col("协议日期", "on", true, DATE_RULE),
+            col("佐证材料", "evidence", false, "选填。协议文号或存档位置，不超过 200 字"),
+            col("备注", "note", false, "选填。平台为招商做什么，不超过 20000 字"),
+        ],
+    },
+    Template {
+        kind: "expenditures",
+        name: "专项经费支出",
+        command: "POST /api/v1/expenditures",
+        columns: &[
+            col("专班编号", "task_force_id", false, "选填。为专班支出的填专班编号；办公室自身支出不填"),
+            col(
+                "支出类别",
+                "category",
+                true,
+                "必填。填“招商会议”“招商宣传”“交通保障”“委托招商”“平台建设”“人才引进”或“项目引进”",
+            ),
+            col("金额（万元）", "amount_yuan", true, "必填。万元，大于 0，最多四位小数（精确到元）"),
+            col("支付日期", "on", true, DATE_RULE),
+            col("支出内容", "description", true, "必填。买了什么、办了什么，不超过 200 字"),
+            col("凭证号", "voucher", false, "选填。不超过 200 字"),
+        ],
+    },
+    Template {
+        kind: "talent-introductions",
+        name: "人才引进",
+        command: "POST /api/v1/talent-introductions",
+        columns: &[
+            col("专班编号", "task_force_id", true, TASK_FORCE_RULE),
+            col("人才或团队", "title", true, "必填。如 新能源汽车电控研发团队；不写个人姓名，不超过 200 字"),
+            col("人数", "people", true, "必填。1 至 1000 的整数"),
+            col("人才层次", "level", false, "选填。如 高层次人才、龙城人才计划，不超过 200 字"),
+            col("入职企业", "enterprise", false, "选填。不超过 200 字"),
+            col("引进日期", "on", true, DATE_RULE),
+        ],
+    },
 ];
 
 /// The template of a kind.
@@ -169,6 +214,18 @@ const AGREEMENT: &[(&str, &str)] = &[("框架协议", "framework"), ("正式合�
 const ACTIVITY_KIND: &[(&str, &str)] = &[("走出去", "going_out"), ("请进来", "inviting_in"), ("不见面", "online")];
 const MEETING_KIND: &[(&str, &str)] = &[("联席会", "joint"), ("汇报会", "monthly_report"), ("督导检查", "supervision")];
 const ENTERPRISE_ROLE: &[(&str, &str)] = &[("目标企业", "target"), ("链主企业", "chain_leader"), ("其他", "other")];
+const PLATFORM_RELATION: &[(&str, &str)] = &[("引进", "introduced"), ("合作", "partnered")];
+/// The plan's spending categories (《方案》五(四)), as
+/// [`crate::resources::ExpenditureCategory`] labels and codes them.
+const EXPENDITURE_CATEGORY: &[(&str, &str)] = &[
+    ("招商会议", "meetings"),
+    ("招商宣传", "publicity"),
+    ("交通保障", "transport"),
+    ("委托招商", "commissioned_promotion"),
+    ("平台建设", "platform_building"),
+    ("人才引进", "talent"),
+    ("项目引进", "projects"),
+];
 const DOCKING_METHOD: &[(&str, &str)] =
     &[("走出去", "going_out"), ("请进来", "inviting_in"), ("线上", "online"), ("其他", "other")];
 
@@ -230,7 +287,15 @@ pub fn row_to_body(template: &Template, cells: &[String]) -> Result<(Option<Stri
                     error("amount_in_wan", format!("「{}」须为大于 0 的万元数，最多四位小数", column.heading))
                 })
             }
+            "category" if template.kind == "expenditures" => enumerated(EXPENDITURE_CATEGORY),
             "category" => enumerated(CATEGORY),
+            "relation" => enumerated(PLATFORM_RELATION),
+            "people" => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(|n| json!(n))
+                .ok_or_else(|| error("whole_number", format!("「{}」须为正整数", column.heading))),
             "agreement" => enumerated(AGREEMENT),
             "kind" if template.kind == "meetings" => enumerated(MEETING_KIND),
             "kind" => enumerated(ACTIVITY_KIND),
@@ -307,6 +372,40 @@ mod tests {
         assert_eq!(body["led_by_principal_leader"], false);
         assert_eq!(body["enterprises"][1], json!({"name": "乙公司", "role": "chain_leader"}));
         assert!(body.get("note").is_none(), "an empty optional cell is left out");
+    }
+
+    #[test]
+    fn the_spending_categories_are_the_domains_own() {
+        use crate::resources::ExpenditureCategory;
+        let domain: Vec<(&str, &str)> = ExpenditureCategory::ALL.iter().map(|c| (c.label(), c.code())).collect();
+        assert_eq!(EXPENDITURE_CATEGORY, domain.as_slice());
+    }
+
+    #[test]
+    fn resource_rows_become_their_commands_bodies() {
+        let cells = |cells: &[&str]| cells.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
+        let (_, platform) = row_to_body(
+            find("service-platforms").expect("template"),
+            &cells(&["柳州汽车检测公共服务平台", "合作", "automotive", "", "2023-04-02", "", ""]),
+        )
+        .expect("a good row");
+        assert_eq!(platform["relation"], "partnered");
+        assert_eq!(platform["task_force_id"], "automotive");
+        let (_, spending) = row_to_body(
+            find("expenditures").expect("template"),
+            &cells(&["", "委托招商", "12.5", "2023-05-06", "委托第三方机构招商服务费", "JZ-2023-018"]),
+        )
+        .expect("a good row");
+        assert_eq!(spending["category"], "commissioned_promotion");
+        assert_eq!(spending["amount_yuan"], 125_000);
+        assert!(spending.get("task_force_id").is_none(), "the office's own spending names no task force");
+        let talent = find("talent-introductions").expect("template");
+        let (_, team) = row_to_body(talent, &cells(&["automotive", "电控研发团队", "6", "", "", "2023-07-01"]))
+            .expect("a good row");
+        assert_eq!(team["people"], 6);
+        let errors = row_to_body(talent, &cells(&["automotive", "团队", "六人", "", "", "2023-07-01"]))
+            .expect_err("people in words");
+        assert_eq!(errors.iter().map(|e| (e.column, e.rule)).collect::<Vec<_>>(), [("人数", "whole_number")]);
     }
 
     #[test]

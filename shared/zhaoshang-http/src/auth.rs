@@ -778,6 +778,7 @@ mod tests {
         // The console: logging in (and the SSO callback) and its assets need no
         // session; its pages need one; the audit page only the auditors.
         assert_eq!(policy.access(&Method::GET, "/console/login"), Access::Open);
+        assert_eq!(policy.access(&Method::GET, "/console/login/sso"), Access::Open);
         assert_eq!(policy.access(&Method::POST, "/console/login/callback"), Access::Open);
         assert_eq!(policy.access(&Method::GET, "/console/assets/echarts.min.js"), Access::Open);
         assert_eq!(policy.access(&Method::GET, "/console/"), Access::Roles(READERS));

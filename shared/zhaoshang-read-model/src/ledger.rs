@@ -156,12 +156,20 @@ pub struct ExpenditureView {
 }
 
 /// A total of the special fund's spending.
+///
+/// `task_force_id` is absent both in the office's own spending and in the
+/// rows over every task force: `all_task_forces` tells them apart.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, schemars::JsonSchema)]
 pub struct ExpenditureTotal {
-    /// The task force; absent in the rows that total over task forces.
+    /// The task force; absent for the office's own spending and in the rows
+    /// over every task force.
     pub task_force_id: Option<String>,
+    /// Whether this row totals over every task force and the office.
+    pub all_task_forces: bool,
     /// The category; absent in the rows that total over categories.
     pub category: Option<String>,
+    /// Whether this row totals over every category.
+    pub all_categories: bool,
     /// Payments counted.
     pub payments: i64,
     /// Their sum, in yuan.
@@ -338,11 +346,13 @@ impl ReadModel {
         .fetch_all(self.pool())
         .await?;
         let totals = sqlx::query_as(
-            "SELECT task_force_id, category, count(*) AS payments, COALESCE(sum(amount_yuan), 0)::bigint AS total_yuan
+            "SELECT task_force_id, GROUPING(task_force_id) = 1 AS all_task_forces,
+                 category, GROUPING(category) = 1 AS all_categories,
+                 count(*) AS payments, COALESCE(sum(amount_yuan), 0)::bigint AS total_yuan
              FROM expenditures
              WHERE reversed_on IS NULL AND paid_on BETWEEN $1 AND $2 AND ($3::text IS NULL OR task_force_id = $3)
              GROUP BY GROUPING SETS ((task_force_id, category), (task_force_id), (category), ())
-             ORDER BY task_force_id NULLS LAST, category NULLS LAST",
+             ORDER BY GROUPING(task_force_id), task_force_id NULLS LAST, GROUPING(category), category",
         )
         .bind(first)
         .bind(last)
