@@ -163,6 +163,15 @@ async fn send(
     mut batch: Vec<Pending>,
     stored_together: &AtomicU64,
 ) {
+    // As for a lone append: while the connection is down the client would
+    // queue the messages and send them after reconnecting, long after the
+    // callers were told 503. Refuse at once instead: nothing is sent.
+    if client.connection_state() != async_nats::connection::State::Connected {
+        for pending in batch {
+            let _ = pending.answer.send(Err(unavailable("not connected to NATS")));
+        }
+        return;
+    }
     if batch.len() == 1 {
         let pending = batch.pop().expect("one");
         let result = publish_pending(jetstream, &pending).await;
