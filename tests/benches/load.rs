@@ -177,22 +177,31 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Publishes `messages` raw messages like appends (own subject, message id,
-/// expected last subject sequence 0) with `window` in flight, into a stream
-/// set up like the event stream, and returns the rate.
-async fn raw_publish_rate(app: &TestApp, window: usize, messages: usize, payload: Vec<u8>) -> anyhow::Result<f64> {
+/// Creates a stream set up like the event stream, named with `suffix`, for a
+/// raw reference rate; returns its name and subject prefix.
+async fn raw_stream(app: &TestApp, suffix: &str, allow_atomic_publish: bool) -> anyhow::Result<(String, String)> {
     let store = &app.running.store;
-    let name = format!("{}_RAW", app.config.stream);
-    let prefix = format!("{}raw", app.config.subject_prefix.replace(".ev", ""));
+    let name = format!("{}_{}", app.config.stream, suffix.to_uppercase());
+    let prefix = format!("{}{suffix}", app.config.subject_prefix.replace(".ev", ""));
     store
         .jetstream()
         .create_stream(StreamConfig {
             name: name.clone(),
             subjects: vec![format!("{prefix}.>")],
+            allow_atomic_publish,
             ..store.config().stream_config()
         })
         .await
-        .context("cannot create the raw stream")?;
+        .with_context(|| format!("cannot create the {suffix} stream"))?;
+    Ok((name, prefix))
+}
+
+/// Publishes `messages` raw messages like appends (own subject, message id,
+/// expected last subject sequence 0) with `window` in flight, into a stream
+/// set up like the event stream, and returns the rate.
+async fn raw_publish_rate(app: &TestApp, window: usize, messages: usize, payload: Vec<u8>) -> anyhow::Result<f64> {
+    let store = &app.running.store;
+    let (name, prefix) = raw_stream(app, "raw", false).await?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let payload = Arc::new(payload);
     let started = Instant::now();
@@ -229,18 +238,7 @@ async fn raw_publish_rate(app: &TestApp, window: usize, messages: usize, payload
 /// one batch.
 async fn raw_batch_rate(app: &TestApp, batch: usize, messages: usize, payload: Vec<u8>) -> anyhow::Result<f64> {
     let store = &app.running.store;
-    let name = format!("{}_RAWB", app.config.stream);
-    let prefix = format!("{}rawb", app.config.subject_prefix.replace(".ev", ""));
-    store
-        .jetstream()
-        .create_stream(StreamConfig {
-            name: name.clone(),
-            subjects: vec![format!("{prefix}.>")],
-            allow_atomic_publish: true,
-            ..store.config().stream_config()
-        })
-        .await
-        .context("cannot create the raw batch stream")?;
+    let (name, prefix) = raw_stream(app, "rawb", true).await?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let payload = bytes::Bytes::from(payload);
     let started = Instant::now();

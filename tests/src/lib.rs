@@ -62,6 +62,42 @@ pub fn unique_config() -> Config {
     }
 }
 
+/// A sealed `meeting.convened` envelope of a joint meeting of the
+/// automotive task force: for tests that append to the event store directly.
+pub fn joint_meeting(
+    meeting_id: &str,
+    version: u64,
+    previous: Option<&zhaoshang_domain::EventEnvelope>,
+    on: chrono::NaiveDate,
+    title: &str,
+) -> zhaoshang_domain::EventEnvelope {
+    use zhaoshang_domain::meeting::{MeetingEvent, RecordMeetingConvened};
+    use zhaoshang_domain::values::{MeetingKind, Name, Slug};
+    let event = MeetingEvent::Convened(RecordMeetingConvened {
+        kind: MeetingKind::Joint,
+        task_force_id: Some(Slug::parse("automotive").expect("slug")),
+        on,
+        title: Name::parse(title).expect("name"),
+        attendees: vec![Name::parse("柳州市科学技术局").expect("name")],
+        minutes: None,
+    });
+    let metadata = zhaoshang_domain::EventMetadata {
+        actor: TEST_ACTOR.to_owned(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        idempotency_key: None,
+        recorded_at: chrono::Utc::now(),
+    };
+    zhaoshang_domain::EventEnvelope::seal(
+        "meeting",
+        meeting_id,
+        version,
+        previous.map(|e| e.hash.clone()),
+        &event,
+        &metadata,
+    )
+}
+
 /// The local-mode HS256 secret every test system runs with.
 pub const TEST_SECRET: &str = "zhaoshang-tests-local-hs256-secret-not-for-production";
 

@@ -4,32 +4,14 @@
 //! duplicate. This runs in both CI passes: on nats-server 2.9 appends go one
 //! by one, on the current release they go together.
 
-use chrono::{NaiveDate, Utc};
-use uuid::Uuid;
+use chrono::NaiveDate;
 use zhaoshang::system::Role;
-use zhaoshang_domain::meeting::{MeetingEvent, RecordMeetingConvened};
-use zhaoshang_domain::values::{MeetingKind, Name, Slug};
-use zhaoshang_domain::{EventEnvelope, EventMetadata};
+use zhaoshang_domain::EventEnvelope;
 use zhaoshang_event_store::{Appended, EventStoreError};
 use zhaoshang_tests::spawn;
 
 fn convened(meeting: &str, title: &str) -> EventEnvelope {
-    let event = MeetingEvent::Convened(RecordMeetingConvened {
-        kind: MeetingKind::Joint,
-        task_force_id: Some(Slug::parse("automotive").expect("slug")),
-        on: NaiveDate::from_ymd_opt(2023, 3, 1).expect("date"),
-        title: Name::parse(title).expect("name"),
-        attendees: vec![Name::parse("柳州市科学技术局").expect("name")],
-        minutes: None,
-    });
-    let metadata = EventMetadata {
-        actor: "tester".to_owned(),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        idempotency_key: None,
-        recorded_at: Utc::now(),
-    };
-    EventEnvelope::seal("meeting", meeting, 1, None, &event, &metadata)
+    zhaoshang_tests::joint_meeting(meeting, 1, None, NaiveDate::from_ymd_opt(2023, 3, 1).expect("date"), title)
 }
 
 #[tokio::test]

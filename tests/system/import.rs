@@ -37,6 +37,16 @@ async fn post_file(app: &TestApp, kind: &str, file: Vec<u8>) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Each error of a problem document as (row, column, rule).
+fn named_errors(problem: &Value) -> Vec<(u64, &str, &str)> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap_or(0), e["column"].as_str().unwrap_or(""), e["rule"].as_str().unwrap_or("")))
+        .collect()
+}
+
 #[tokio::test]
 async fn an_import_checks_every_row_first_and_resumes_without_writing_twice() {
     let app = spawn_with_plan().await;
@@ -55,12 +65,7 @@ async fn an_import_checks_every_row_first_and_resumes_without_writing_twice() {
     .await;
     let (status, problem) = post_file(&app, "project-leads", bad).await;
     assert_eq!(status, 422, "{problem}");
-    let named: Vec<(u64, &str, &str)> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| (e["row"].as_u64().unwrap_or(0), e["column"].as_str().unwrap_or(""), e["rule"].as_str().unwrap_or("")))
-        .collect();
+    let named = named_errors(&problem);
     assert_eq!(named, [(4, "项目类别", "allowed_values"), (4, "计划投资（万元）", "amount_in_wan")], "cells first");
     assert_eq!(app.events_in_stream().await, before, "a file with a bad row writes nothing");
 
@@ -176,12 +181,7 @@ async fn platforms_spending_and_talent_are_imported_counted_and_checked_like_liv
     .await;
     let (status, problem) = post_file(&app, "talent-introductions", bad).await;
     assert_eq!(status, 422, "{problem}");
-    let named: Vec<(u64, &str, &str)> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| (e["row"].as_u64().unwrap_or(0), e["column"].as_str().unwrap_or(""), e["rule"].as_str().unwrap_or("")))
-        .collect();
+    let named = named_errors(&problem);
     assert_eq!(named, [(3, "人数", "whole_number")], "cells are checked first, for the whole file");
     let bad =
         csv_file(&app, "talent-introductions", &[&["automotive", "整建制引进的研究院", "1200", "", "", "2023-07-02"]])

@@ -20,9 +20,7 @@ use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use zhaoshang_domain::meeting::{MeetingEvent, RecordMeetingConvened};
-use zhaoshang_domain::values::{MeetingKind, Name, Slug};
-use zhaoshang_domain::{EventEnvelope, EventMetadata};
+use zhaoshang_domain::EventEnvelope;
 use zhaoshang_event_store::{EventStore, EventStoreConfig, EventStoreError};
 
 const ACCOUNTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/nats/zhaoshang-accounts.conf");
@@ -186,22 +184,8 @@ fn publish_to(subject: &str) -> String {
 }
 
 fn convened(version: u64, previous: Option<&EventEnvelope>) -> EventEnvelope {
-    let event = MeetingEvent::Convened(RecordMeetingConvened {
-        kind: MeetingKind::Joint,
-        task_force_id: Some(Slug::parse("automotive").expect("slug")),
-        on: NaiveDate::from_ymd_opt(2022, 3, u32::try_from(version).expect("a small version")).expect("date"),
-        title: Name::parse(&format!("汽车专班联席会第{version}次")).expect("name"),
-        attendees: vec![Name::parse("柳州市科学技术局").expect("name")],
-        minutes: None,
-    });
-    let metadata = EventMetadata {
-        actor: "tester".to_owned(),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        idempotency_key: None,
-        recorded_at: Utc::now(),
-    };
-    EventEnvelope::seal("meeting", "m-1", version, previous.map(|e| e.hash.clone()), &event, &metadata)
+    let on = NaiveDate::from_ymd_opt(2022, 3, u32::try_from(version).expect("a small version")).expect("date");
+    zhaoshang_tests::joint_meeting("m-1", version, previous, on, &format!("汽车专班联席会第{version}次"))
 }
 
 #[tokio::test]
