@@ -91,3 +91,23 @@ async fn a_projector_killed_mid_stream_and_restarted_leaves_every_count_exact() 
     shutdown.cancel();
     second.await.expect("joins").expect("stops cleanly");
 }
+
+#[tokio::test]
+async fn a_projector_whose_consumer_vanishes_starts_again_from_its_checkpoint() {
+    let app = zhaoshang_tests::spawn(Role::All).await;
+    let meeting = |title: &str| json!({"kind": "monthly_report", "on": "2023-01-05", "title": title});
+    let first = app.post_ok("/api/v1/meetings", &meeting("一月汇报会")).await.sequence();
+    zhaoshang_tests::wait_for_checkpoint(&app.running.read_model, first, "the first event is applied").await;
+
+    // The server forgets the projector's consumer, as a server restarted
+    // without its state would; deliveries stop without an error.
+    let durable = ProjectorConfig::for_schema(&app.config.schema).durable_name;
+    app.running.store.stream().delete_consumer(&durable).await.expect("the consumer is deleted");
+    let mut last = first;
+    for title in ["二月汇报会", "三月汇报会"] {
+        last = app.post_ok("/api/v1/meetings", &meeting(title)).await.sequence();
+    }
+    zhaoshang_tests::wait_for_checkpoint(&app.running.read_model, last, "the projector starts again and catches up")
+        .await;
+    assert_eq!(count(&app.running.read_model, "SELECT count(*) FROM meetings").await, 3);
+}

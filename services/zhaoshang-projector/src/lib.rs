@@ -21,6 +21,10 @@ use zhaoshang_read_model::ReadModel;
 use zhaoshang_read_model::ReadModelError;
 use zhaoshang_read_model::projection::{EventToApply, PreparedBatch, Written, prepare};
 
+/// How long the projector waits with no delivery before it checks whether
+/// the stream has moved on without it.
+const STALL_CHECK: Duration = Duration::from_secs(10);
+
 /// How the projector consumes.
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
@@ -91,7 +95,7 @@ pub async fn run(
     loop {
         let (consumer, checkpoint) = consumer(&store, &read_model, &config).await?;
         tracing::info!(consumer = %config.durable_name, checkpoint, "projector started");
-        if !consume(consumer, checkpoint, &read_model, &config, &shutdown).await? {
+        if !consume(&store, consumer, checkpoint, &read_model, &config, &shutdown).await? {
             tracing::info!("projector stopped");
             return Ok(());
         }
@@ -136,6 +140,7 @@ async fn settle(mut in_flight: InFlight) -> anyhow::Result<bool> {
 /// Two batches are in hand at a time: while one is written to PostgreSQL,
 /// the next is received, decoded and folded into rows.
 async fn consume(
+    store: &EventStore,
     consumer: async_nats::jetstream::consumer::Consumer<pull::Config>,
     mut after: u64,
     read_model: &ReadModel,
@@ -150,12 +155,37 @@ async fn consume(
         .await
         .context("failed to start consuming the event stream")?;
     let mut in_flight: Option<InFlight> = None;
+    let mut quiet = tokio::time::interval_at(tokio::time::Instant::now() + STALL_CHECK, STALL_CHECK);
+    quiet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
             next = messages.next() => next,
+            _ = quiet.tick() => {
+                // Nothing came for a while. If the stream has gone past what
+                // was applied, the pull has stalled (seen once after a NATS
+                // restart): start again from the checkpoint.
+                match store.last_sequence().await {
+                    Ok(last) if last > after => {
+                        tracing::warn!(last, applied = after, "no event delivered for a while although the stream holds more");
+                        if let Some(previous) = in_flight.take() {
+                            settle(previous).await?;
+                        }
+                        return Ok(true);
+                    }
+                    _ => continue,
+                }
+            }
         };
-        let Some(first) = first else { break };
+        quiet.reset();
+        let Some(first) = first else {
+            // The server ended the delivery (its consumer is gone): start
+            // again from the checkpoint with a new one.
+            if let Some(previous) = in_flight.take() {
+                settle(previous).await?;
+            }
+            return Ok(true);
+        };
         let mut batch = match first {
             Ok(message) => vec![message],
             Err(error) => {
