@@ -14,6 +14,7 @@
 //! covers) from the stream itself; proofs from the event log's hashes,
 //! so a tampered log gives proofs that fail rather than lies.
 
+use crate::q;
 use std::collections::HashMap;
 
 use axum::Json;
@@ -401,10 +402,6 @@ impl TarWriter {
         self.bytes.extend(std::iter::repeat_n(0u8, 1024));
         self.bytes
     }
-}
-
-fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
-    QueryParam { name, description, schema_type }
 }
 
 /// Documents the audit endpoints.

@@ -514,39 +514,40 @@ pub fn health_router() -> Router {
     Router::new().route("/healthz", get(healthz))
 }
 
-fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
+/// A documented query parameter.
+pub(crate) fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
     QueryParam { name, description, schema_type }
+}
+
+/// Documents a GET of the query service: its own parameters, then the
+/// consistency parameters every read takes.
+pub(crate) fn document_get(
+    docs: &mut OpenApiBuilder,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    response: impl Into<Option<serde_json::Value>>,
+    mut query: Vec<QueryParam>,
+) {
+    query.push(q("consistent_with", "一致性令牌（命令返回的 sequence）：等读模型追上该事件后再回答", "integer"));
+    query.push(q("wait_ms", "最多等待的毫秒数（默认 5000，最多 30000）", "integer"));
+    docs.add(Endpoint {
+        method: "get",
+        path,
+        tag,
+        summary,
+        request: None,
+        response: response.into(),
+        status: 200,
+        query,
+        headers: vec![],
+    });
 }
 
 /// The query endpoints' documentation.
 pub fn openapi() -> OpenApiBuilder {
     let mut docs = OpenApiBuilder::default();
-    let consistency = || {
-        vec![
-            q("consistent_with", "一致性令牌（命令返回的 sequence）：等读模型追上该事件后再回答", "integer"),
-            q("wait_ms", "最多等待的毫秒数（默认 5000，最多 30000）", "integer"),
-        ]
-    };
-    let add = |docs: &mut OpenApiBuilder,
-               path: &'static str,
-               tag: &'static str,
-               summary: &'static str,
-               response: serde_json::Value,
-               extra: Vec<QueryParam>| {
-        let mut query = extra;
-        query.extend(consistency());
-        docs.add(Endpoint {
-            method: "get",
-            path,
-            tag,
-            summary,
-            request: None,
-            response: Some(response),
-            status: 200,
-            query,
-            headers: vec![],
-        });
-    };
+    let add = document_get;
     let r = docs.schema::<Vec<TaskForceView>>();
     add(&mut docs, "/api/v1/task-forces", "专班", "全部专班及其召集人、科室、县区科技局和链主企业", r, vec![]);
     let r = docs.schema::<TaskForceView>();

@@ -2,6 +2,7 @@
 //! reminders (every duty of every task force, coloured, and why), the status
 //! board (the same as a task force × duty grid), and escalation matters.
 
+use crate::q;
 use std::collections::HashMap;
 
 use axum::Json;
@@ -11,7 +12,7 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use serde::Serialize;
 use zhaoshang_http::ApiError;
-use zhaoshang_http::openapi::{Endpoint, OpenApiBuilder, QueryParam};
+use zhaoshang_http::openapi::{OpenApiBuilder, QueryParam};
 use zhaoshang_read_model::supervision::{
     ColourCounts, ColourLegend, DutyHeading, DutyStatus, EscalationView, MonthlyReportHistoryRow, MonthlyReportsView,
     SupervisionStatus,
@@ -212,25 +213,9 @@ pub(crate) fn add(
     path: &'static str,
     summary: &'static str,
     response: serde_json::Value,
-    mut query: Vec<QueryParam>,
+    query: Vec<QueryParam>,
 ) {
-    query.push(q("consistent_with", "一致性令牌（命令返回的 sequence）：等读模型追上该事件后再回答", "integer"));
-    query.push(q("wait_ms", "最多等待的毫秒数（默认 5000，最多 30000）", "integer"));
-    docs.add(Endpoint {
-        method: "get",
-        path,
-        tag: "督导",
-        summary,
-        request: None,
-        response: Some(response),
-        status: 200,
-        query,
-        headers: vec![],
-    });
-}
-
-pub(crate) fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
-    QueryParam { name, description, schema_type }
+    crate::document_get(docs, path, "督导", summary, response, query);
 }
 
 /// Adds the supervision endpoints to the query documentation.

@@ -14,8 +14,9 @@ use zhaoshang_http::openapi::{OpenApiBuilder, QueryParam};
 use zhaoshang_read_model::progress::Knowledge;
 use zhaoshang_read_model::temporal::{Comparison, InspectionSnapshot, InspectionView, PointError, PointRequest};
 
+use crate::q;
 use crate::reports::comparison;
-use crate::supervision::{add, q};
+use crate::supervision::add;
 use crate::{Params, QueryService, consistent, database, liuzhou_today, progress_error};
 
 /// Events listed in a JSON comparison unless `events_limit` says otherwise.

@@ -21,6 +21,7 @@ pub mod comparison;
 pub mod sheet;
 pub mod templates;
 
+use crate::q;
 use std::collections::HashMap;
 
 use axum::Router;
@@ -310,37 +311,14 @@ pub fn routes() -> Router<QueryService> {
         .route("/api/v1/import-templates/{file}", get(import_template))
 }
 
-fn q(name: &'static str, description: &'static str, schema_type: &'static str) -> QueryParam {
-    QueryParam { name, description, schema_type }
-}
-
 /// Documents the report endpoints.
 pub fn document(docs: &mut OpenApiBuilder) {
-    let consistency = || {
-        vec![
-            q("consistent_with", "一致性令牌（命令返回的 sequence）：等读模型追上该事件后再回答", "integer"),
-            q("wait_ms", "最多等待的毫秒数（默认 5000，最多 30000）", "integer"),
-        ]
-    };
     let tag = "报表";
     let add = |docs: &mut OpenApiBuilder,
                path: &'static str,
                summary: &'static str,
                response: Option<serde_json::Value>,
-               mut query: Vec<QueryParam>| {
-        query.extend(consistency());
-        docs.add(Endpoint {
-            method: "get",
-            path,
-            tag,
-            summary,
-            request: None,
-            response,
-            status: 200,
-            query,
-            headers: vec![],
-        });
-    };
+               query: Vec<QueryParam>| crate::document_get(docs, path, tag, summary, response, query);
     let progress = docs.schema::<ProgressTable>();
     add(
         docs,
