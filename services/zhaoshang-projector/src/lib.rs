@@ -83,17 +83,43 @@ async fn consumer(
 
 /// Runs the projector until `shutdown` is cancelled.
 ///
+/// While NATS or PostgreSQL do not answer, it keeps trying to start (with a
+/// growing pause, up to 5 s), logging each failure.
+///
 /// # Errors
-/// When the stream cannot be consumed, or holds an event this version cannot
-/// read (the projector stops there rather than build wrong read models).
+/// When the consumer it just made cannot be read, or the stream holds an
+/// event this version cannot read (the projector stops there rather than
+/// build wrong read models).
 pub async fn run(
     store: EventStore,
     read_model: ReadModel,
     config: ProjectorConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let mut delay = Duration::from_millis(100);
     loop {
-        let (consumer, checkpoint) = consumer(&store, &read_model, &config).await?;
+        // Starting again usually follows NATS going away: until it (and
+        // PostgreSQL) answer again, keep trying rather than give up.
+        let (consumer, checkpoint) = match consumer(&store, &read_model, &config).await {
+            Ok(started) => {
+                delay = Duration::from_millis(100);
+                started
+            }
+            Err(error) => {
+                let retry_in_ms = delay.as_millis();
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    retry_in_ms,
+                    "the projector cannot start consuming; retrying"
+                );
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
         tracing::info!(consumer = %config.durable_name, checkpoint, "projector started");
         if !consume(&store, consumer, checkpoint, &read_model, &config, &shutdown).await? {
             tracing::info!("projector stopped");
